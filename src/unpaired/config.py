@@ -1,0 +1,361 @@
+"""Typed, frozen configuration: dataclasses, YAML load/dump and dotted overrides.
+
+A config is built once (defaults < optional preset < YAML file < ``--set`` / flags) and never
+changes afterwards. Unknown keys are rejected with a hint, values are type-checked, and every
+error is a :class:`ConfigError` whose message is one line naming the offending option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration mistake; the message names the option."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the two domains come from and how images are prepared.
+
+    ``root`` holds ``trainA/`` and ``trainB/`` (and optionally ``testA/``, ``testB/`` for the
+    sample grids); ``dir_a`` / ``dir_b`` name the two training folders directly instead. With
+    neither, the embedded demo domains are generated (see :mod:`unpaired.data.synthetic`).
+    """
+
+    root: str | None = None
+    dir_a: str | None = None
+    dir_b: str | None = None
+    channels_a: int = 3
+    channels_b: int = 3
+    preprocess: str = "resize_and_crop"
+    load_size: int = 286
+    image_size: int = 256
+    flip: bool = True
+    serial: bool = False
+    max_images: int | None = None
+    num_samples: int = 4
+    demo_size: int = 64
+    demo_images: int = 400
+
+
+@dataclass(frozen=True)
+class CycleGANConfig:
+    """CycleGAN architecture and loss weights (Zhu et al. 2017; official defaults).
+
+    ``lambda_a`` / ``lambda_b`` weight the cycle terms ||F(G(x)) - x||_1 and ||G(F(y)) - y||_1;
+    the identity term is weighted ``lambda_identity * lambda`` (0 turns it off).
+    """
+
+    generator: str = "resnet_9blocks"
+    discriminator: str = "basic"
+    n_layers_d: int = 3
+    ngf: int = 64
+    ndf: int = 64
+    norm: str = "instance"
+    use_dropout: bool = False
+    init_type: str = "normal"
+    init_gain: float = 0.02
+    gan_mode: str = "lsgan"
+    lambda_a: float = 10.0
+    lambda_b: float = 10.0
+    lambda_identity: float = 0.5
+    lambda_gp: float = 10.0
+    pool_size: int = 50
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam for both generators (one optimizer) and both discriminators (another), and the LR policy.
+
+    ``lr_policy`` linear keeps ``lr`` for ``TrainConfig.epochs`` epochs, then decays it linearly to
+    zero over ``TrainConfig.epochs_decay`` epochs; step multiplies by 0.1 every
+    ``lr_decay_epochs``; cosine anneals over the whole run; plateau reduces on a stalled
+    generator loss.
+    """
+
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_policy: str = "linear"
+    lr_decay_epochs: int = 50
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The whole run: what to train on, which model, how long, and where the outputs go."""
+
+    name: str | None = None
+    runs_dir: str = "runs"
+    model: str = "cyclegan"
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int = 1
+    epochs: int = 100
+    epochs_decay: int = 100
+    max_steps: int | None = None
+    num_workers: int = 2
+    log_every: int = 100
+    sample_every: int = 500
+    checkpoint_every: int = 5
+    latest_every: int = 1000
+    data: DataConfig = field(default_factory=DataConfig)
+    cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+# Options a resumed run may change without breaking exactness: how long, how often, where.
+RESUMABLE_KEYS = frozenset(
+    {
+        "max_steps",
+        "epochs",
+        "epochs_decay",
+        "num_workers",
+        "log_every",
+        "sample_every",
+        "checkpoint_every",
+        "latest_every",
+        "device",
+    }
+)
+
+# The demo domains learn a visible translation in minutes on 2 CPU cores with these settings.
+DEMO_PRESET: dict[str, Any] = {
+    "name": "demo",
+    "data": {"image_size": 64, "load_size": 72, "num_samples": 4},
+    "cyclegan": {"generator": "resnet_6blocks", "ngf": 32, "ndf": 32},
+    "epochs": 4,
+    "epochs_decay": 4,
+    "log_every": 25,
+    "sample_every": 200,
+    "checkpoint_every": 4,
+    "latest_every": 500,
+}
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Every value of a config dataclass as plain nested dicts (YAML/JSON friendly)."""
+    return dataclasses.asdict(config)
+
+
+def dump_yaml(config: TrainConfig) -> str:
+    """The resolved config as YAML text, every value included."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
+def _allowed_types(hint: Any) -> tuple[type, ...]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return tuple(t for arg in typing.get_args(hint) for t in _allowed_types(arg))
+    if hint is None or hint is type(None):
+        return (type(None),)
+    return (hint,)
+
+
+def _check_value(key: str, value: Any, hint: Any) -> Any:
+    allowed = _allowed_types(hint)
+    if isinstance(value, bool) and bool not in allowed:
+        raise ConfigError(f"option {key}: expected {_type_names(allowed)}, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and float in allowed:
+        return float(value) if int not in allowed else value
+    if isinstance(value, str) and str not in allowed and float in allowed:
+        # YAML reads "2e-4" (no dot) as a string; accept it as the number it clearly is.
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if not isinstance(value, allowed):
+        raise ConfigError(f"option {key}: expected {_type_names(allowed)}, got {value!r}")
+    return value
+
+
+def _type_names(types_: tuple[type, ...]) -> str:
+    names = ["null" if t is type(None) else t.__name__ for t in types_]
+    return " or ".join(names)
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    """Instantiate dataclass ``cls`` from a nested mapping, checking keys and types."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"option {prefix.rstrip('.') or 'config'}: expected a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            raise ConfigError(f"unknown option {full}{hint}")
+        hint_type = hints[key]
+        if dataclasses.is_dataclass(hint_type):
+            kwargs[key] = _build(hint_type, value, f"{full}.")
+        else:
+            kwargs[key] = _check_value(full, value, hint_type)
+    return cls(**kwargs)
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``update`` into a copy of ``base``."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"cyclegan.lambda_identity=0"`` -> ``{"cyclegan": {"lambda_identity": 0}}``.
+
+    The value is read as YAML, so ``null``, ``true``, ``1e-4`` and ``[1, 2]`` work.
+    """
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. cyclegan.lambda_identity=0")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {text!r}: the key is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return nested(key, value)
+
+
+def nested(key: str, value: Any) -> dict[str, Any]:
+    """``nested("data.image_size", 128)`` -> ``{"data": {"image_size": 128}}``."""
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into a mapping (``safe_load``)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"--config {path}: not valid YAML ({first})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: expected a mapping of options at the top level")
+    return data
+
+
+def build_config(*layers: dict[str, Any]) -> TrainConfig:
+    """Merge the layers in order (later wins) over the defaults and validate the result."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = merge(merged, layer)
+    config = _build(TrainConfig, merged)
+    validate(config)
+    return config
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _positive(name: str, value: int | float | None, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or value <= 0:
+        raise ConfigError(f"option {name}: must be positive, got {value}")
+
+
+def validate(config: TrainConfig) -> None:
+    """Cross-field checks that dataclass types cannot express; raises :class:`ConfigError`."""
+    data, cg = config.data, config.cyclegan
+    for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "latest_every"):
+        _positive(name, getattr(config, name))
+    _positive("max_steps", config.max_steps, allow_none=True)
+    _positive("data.max_images", data.max_images, allow_none=True)
+    _positive("data.image_size", data.image_size)
+    _positive("data.load_size", data.load_size)
+    _positive("data.demo_size", data.demo_size)
+    _positive("data.demo_images", data.demo_images)
+    _positive("optim.lr", config.optim.lr)
+    if config.epochs < 0 or config.epochs_decay < 0 or config.epochs + config.epochs_decay == 0:
+        raise ConfigError("options epochs/epochs_decay: need at least one epoch in total")
+    if config.num_workers < 0:
+        raise ConfigError(f"option num_workers: must be 0 or more, got {config.num_workers}")
+    if config.device not in ("auto", "cpu", "cuda") and not config.device.startswith("cuda:"):
+        raise ConfigError(f"option device: expected auto, cpu or cuda, got {config.device!r}")
+    for key in ("channels_a", "channels_b"):
+        if getattr(data, key) not in (1, 3):
+            raise ConfigError(f"option data.{key}: must be 1 or 3, got {getattr(data, key)}")
+    if data.image_size % 4:
+        raise ConfigError(f"option image_size: must be a multiple of 4, got {data.image_size}")
+    if data.preprocess in ("resize_and_crop", "scale_width_and_crop"):
+        if data.image_size > data.load_size:
+            raise ConfigError(
+                f"option image_size: the crop ({data.image_size}) is larger than "
+                f"load_size ({data.load_size})"
+            )
+    if cg.lambda_identity > 0 and data.channels_a != data.channels_b:
+        raise ConfigError(
+            "option cyclegan.lambda_identity: the identity loss needs the same number of "
+            f"channels in both domains (channels_a={data.channels_a}, "
+            f"channels_b={data.channels_b}); set cyclegan.lambda_identity=0"
+        )
+    if cg.pool_size < 0:
+        raise ConfigError(f"option cyclegan.pool_size: must be 0 or more, got {cg.pool_size}")
+    if data.dir_a is not None and data.root is not None:
+        raise ConfigError("options data.root and data.dir_a: give a DATA root or --a/--b, not both")
+    if (data.dir_a is None) != (data.dir_b is None):
+        raise ConfigError("options --a/--b: give both domain folders")
+    _check_names(config)
+
+
+def _check_choice(option: str, value: str, choices: list[str] | tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"option {option}: unknown value {value!r}; choose one of: "
+                          + ", ".join(choices))
+
+
+def _check_names(config: TrainConfig) -> None:
+    """Names that pick parts from a registry must exist there."""
+    # Imported here: config is data and must stay importable without the model code.
+    from .data.transforms import PREPROCESS_MODES
+    from .losses import GAN_MODES
+    from .models.discriminators import DISCRIMINATORS
+    from .models.generators import GENERATORS
+    from .models.layers import INIT_FUNCTIONS, NORM_LAYERS
+    from .training.schedules import SCHEDULES
+
+    cg = config.cyclegan
+    _check_choice("model", config.model, ["cyclegan"])
+    _check_choice("data.preprocess", config.data.preprocess, PREPROCESS_MODES)
+    _check_choice("cyclegan.generator", cg.generator, GENERATORS.names())
+    _check_choice("cyclegan.discriminator", cg.discriminator, DISCRIMINATORS.names())
+    _check_choice("cyclegan.norm", cg.norm, sorted(NORM_LAYERS))
+    _check_choice("cyclegan.init_type", cg.init_type, sorted(INIT_FUNCTIONS))
+    _check_choice("cyclegan.gan_mode", cg.gan_mode, GAN_MODES.names())
+    _check_choice("optim.lr_policy", config.optim.lr_policy, SCHEDULES.names())

@@ -1,0 +1,195 @@
+"""Datasets over folders of images: one domain (``SingleFolder``) and two unaligned domains.
+
+Order and augmentation are a pure function of (seed, epoch, position): the sampler draws the
+index pairs and a per-sample augmentation seed, so a run resumed in the middle of an epoch sees
+exactly the images, crops and flips the uninterrupted run would have seen, with any number of
+worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, Sampler
+
+from .images import IMAGE_EXTENSIONS, ImageReadError, image_size, list_images, read_image
+from .transforms import Preprocess
+
+
+class DataError(ValueError):
+    """A problem with the user's images; the message names the folder or file."""
+
+
+class SingleFolder(Dataset):
+    """The readable images of one folder (recursively), decoded on demand.
+
+    Files whose header cannot be read are named once in a warning and left out; an empty folder,
+    or an image smaller than the crop, is a :class:`DataError`.
+    ``self[(index, seed)]`` returns the preprocessed image (C, H, W) in [-1, 1].
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        channels: int,
+        preprocess: Preprocess,
+        max_images: int | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        self.channels = channels
+        self.preprocess = preprocess
+        try:
+            candidates = list_images(self.folder)
+        except FileNotFoundError as exc:
+            raise DataError(str(exc)) from None
+        self.paths: list[Path] = []
+        self.sizes: list[tuple[int, int]] = []  # (height, width)
+        minimum = preprocess.min_input_size()
+        for path in candidates:
+            if max_images is not None and len(self.paths) >= max_images:
+                break
+            try:
+                width, height = image_size(path)
+            except ImageReadError as exc:
+                warnings.warn(f"skipping {exc}", stacklevel=2)
+                continue
+            if minimum is not None and (height < minimum[0] or width < minimum[1]):
+                raise DataError(
+                    f"image {path} is {width}x{height}, smaller than the {minimum[1]}x{minimum[0]} "
+                    f"crop (option image_size, preprocess {preprocess.mode})"
+                )
+            self.paths.append(path)
+            self.sizes.append((height, width))
+        if not self.paths:
+            kinds = ", ".join(sorted(IMAGE_EXTENSIONS))
+            raise DataError(f"folder {self.folder} has no readable images ({kinds})")
+        self._bad: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def output_sizes(self) -> set[tuple[int, int]]:
+        """The distinct (H, W) the preprocessing produces for these images."""
+        return {self.preprocess.output_size(h, w) for h, w in self.sizes}
+
+    def load(self, index: int, rng: random.Random | None = None) -> Tensor:
+        """Decode and preprocess image ``index``; ``rng`` drives crop and flip.
+
+        A file that fails to decode (despite a readable header) is reported once and replaced by
+        the next readable image, so one bad file does not stop a long run.
+        """
+        rng = rng or random.Random(0)
+        for offset in range(len(self.paths)):
+            i = (index + offset) % len(self.paths)
+            if i in self._bad:
+                continue
+            try:
+                image = read_image(self.paths[i], self.channels)
+            except ImageReadError as exc:
+                self._bad.add(i)
+                warnings.warn(f"skipping {exc}", stacklevel=2)
+                continue
+            return self.preprocess(image, rng)
+        raise DataError(f"folder {self.folder} has no readable images left")
+
+    def __getitem__(self, item: tuple[int, int]) -> Tensor:
+        index, seed = item
+        return self.load(index, random.Random(seed))
+
+
+class UnpairedDataset(Dataset):
+    """Pairs of unaligned images, one from each domain: ``self[(i_a, i_b, seed)]`` returns
+    ``{"A": (C_a, H, W), "B": (C_b, H, W)}`` in [-1, 1]."""
+
+    def __init__(self, domain_a: SingleFolder, domain_b: SingleFolder) -> None:
+        self.domain_a = domain_a
+        self.domain_b = domain_b
+
+    def __len__(self) -> int:
+        return max(len(self.domain_a), len(self.domain_b))
+
+    def __getitem__(self, item: tuple[int, int, int]) -> dict[str, Tensor]:
+        index_a, index_b, seed = item
+        # Separate streams per domain, derived from the one per-sample seed.
+        rng_a = random.Random(2 * seed)
+        rng_b = random.Random(2 * seed + 1)
+        return {
+            "A": self.domain_a.load(index_a, rng_a),
+            "B": self.domain_b.load(index_b, rng_b),
+        }
+
+
+class UnpairedSampler(Sampler):
+    """Yields ``(i_a, i_b, seed)`` for one epoch of max(len A, len B) samples.
+
+    Unaligned (default): A in a fresh random order each epoch, B drawn uniformly at random, as
+    the official implementation does. ``serial``: both in file order. ``rank``/``world_size``
+    give each distributed process a disjoint shard. Everything derives from (seed, epoch), so
+    :meth:`set_epoch` with ``start`` resumes in the middle of an epoch.
+    """
+
+    def __init__(
+        self,
+        len_a: int,
+        len_b: int,
+        seed: int = 0,
+        serial: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.len_a, self.len_b = len_a, len_b
+        self.seed, self.serial = seed, serial
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.start = 0, 0
+
+    @property
+    def epoch_size(self) -> int:
+        """Samples this rank sees per epoch."""
+        return math.ceil(max(self.len_a, self.len_b) / self.world_size)
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Select the epoch and skip its first ``start`` samples (for resume)."""
+        self.epoch, self.start = epoch, start
+
+    def indices(self, epoch: int) -> np.ndarray:
+        """(epoch_size, 3) int64 array of (i_a, i_b, seed) for this rank."""
+        n = max(self.len_a, self.len_b)
+        rng = np.random.default_rng([self.seed, epoch])
+        if self.serial:
+            order = np.arange(n)
+            index_b = order % self.len_b
+        else:
+            order = rng.permutation(n)
+            index_b = rng.integers(0, self.len_b, size=n)
+        seeds = rng.integers(0, 2**31 - 1, size=n)
+        table = np.stack([order % self.len_a, index_b, seeds], axis=1)
+        padded = self.epoch_size * self.world_size
+        if padded > n:  # pad by wrapping so every rank gets the same count
+            table = np.concatenate([table, table[: padded - n]], axis=0)
+        return table[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[tuple[int, int, int]]:
+        for i_a, i_b, seed in self.indices(self.epoch)[self.start :].tolist():
+            yield (i_a, i_b, seed)
+
+    def __len__(self) -> int:
+        return self.epoch_size - self.start
+
+
+def fixed_images(folder: SingleFolder, count: int) -> Tensor | list[Tensor]:
+    """The first ``count`` images of ``folder``, preprocessed without randomness.
+
+    Returns (count, C, H, W) in [-1, 1] when all share one size, else a list of (C, H, W).
+    Used for the sample grids, which must show the same images all through training.
+    """
+    images = [folder.load(i, random.Random(i)) for i in range(min(count, len(folder)))]
+    if len({tuple(img.shape) for img in images}) == 1:
+        return torch.stack(images)
+    return images

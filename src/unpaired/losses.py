@@ -1,0 +1,108 @@
+"""CycleGAN losses as pure tensor functions, named as the paper names them.
+
+Paper symbols (Zhu et al. 2017): G: X->Y is ``g_ab``, F: Y->X is ``g_ba``, D_Y is ``d_b`` and D_X
+is ``d_a``. All image tensors are (N, C, H, W) in [-1, 1]; discriminator outputs are raw scores
+(N, 1, H', W') (PatchGAN maps), never passed through a sigmoid here except inside ``vanilla``.
+
+- adversarial (Eq. 1, least squares by default as in Sec. 4): ``adversarial_loss``
+- discriminator total (real + fake) / 2: ``discriminator_loss``
+- generator adversarial term: ``generator_loss``
+- cycle consistency (Eq. 2): ``cycle_consistency_loss`` = lambda * ||F(G(x)) - x||_1
+- identity (Sec. 5.2): ``identity_loss`` = lambda_idt * lambda * ||G(y) - y||_1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .registry import Registry
+
+
+@dataclass(frozen=True)
+class GanObjective:
+    """The three terms of one adversarial objective, each mapping scores to a scalar loss."""
+
+    real: Callable[[Tensor], Tensor]  # discriminator on real samples
+    fake: Callable[[Tensor], Tensor]  # discriminator on generated samples
+    generator: Callable[[Tensor], Tensor]  # generator on its generated samples
+
+
+GAN_MODES: Registry[GanObjective] = Registry("gan_mode")
+
+GAN_MODES.register("lsgan")(
+    GanObjective(
+        real=lambda p: F.mse_loss(p, torch.ones_like(p)),
+        fake=lambda p: F.mse_loss(p, torch.zeros_like(p)),
+        generator=lambda p: F.mse_loss(p, torch.ones_like(p)),
+    )
+)
+GAN_MODES.register("vanilla")(
+    GanObjective(
+        real=lambda p: F.binary_cross_entropy_with_logits(p, torch.ones_like(p)),
+        fake=lambda p: F.binary_cross_entropy_with_logits(p, torch.zeros_like(p)),
+        generator=lambda p: F.binary_cross_entropy_with_logits(p, torch.ones_like(p)),
+    )
+)
+GAN_MODES.register("wgangp")(
+    GanObjective(real=lambda p: -p.mean(), fake=lambda p: p.mean(), generator=lambda p: -p.mean())
+)
+GAN_MODES.register("hinge")(
+    GanObjective(
+        real=lambda p: F.relu(1.0 - p).mean(),
+        fake=lambda p: F.relu(1.0 + p).mean(),
+        generator=lambda p: -p.mean(),
+    )
+)
+
+
+def adversarial_loss(prediction: Tensor, target_is_real: bool, mode: str = "lsgan") -> Tensor:
+    """The discriminator-side adversarial term for scores ``prediction`` (N, 1, H', W').
+
+    lsgan: mean((D(x) - t)^2) with t = 1 for real and 0 for fake.
+    """
+    objective = GAN_MODES.get(mode)
+    return objective.real(prediction) if target_is_real else objective.fake(prediction)
+
+
+def discriminator_loss(real_pred: Tensor, fake_pred: Tensor, mode: str = "lsgan") -> Tensor:
+    """Loss of D: (adversarial(D(real), real) + adversarial(D(fake), fake)) / 2 (as the paper
+    halves D's objective to slow D relative to G)."""
+    return 0.5 * (adversarial_loss(real_pred, True, mode) + adversarial_loss(fake_pred, False, mode))
+
+
+def generator_loss(fake_pred: Tensor, mode: str = "lsgan") -> Tensor:
+    """Adversarial term of G: make D score G(x) as real (lsgan: mean((D(G(x)) - 1)^2))."""
+    return GAN_MODES.get(mode).generator(fake_pred)
+
+
+def cycle_consistency_loss(reconstructed: Tensor, real: Tensor, weight: float = 10.0) -> Tensor:
+    """lambda * ||F(G(x)) - x||_1 (mean absolute error), both (N, C, H, W) in [-1, 1]."""
+    return weight * F.l1_loss(reconstructed, real)
+
+
+def identity_loss(same: Tensor, real: Tensor, weight: float) -> Tensor:
+    """lambda_idt * lambda * ||G(y) - y||_1: G fed an image of its target domain should keep it.
+
+    ``weight`` is the product ``lambda_identity * lambda`` (5.0 with the defaults).
+    """
+    return weight * F.l1_loss(same, real)
+
+
+def gradient_penalty(
+    discriminator: nn.Module, real: Tensor, fake: Tensor, weight: float = 10.0
+) -> Tensor:
+    """WGAN-GP penalty weight * E[(||grad_x D(x_hat)||_2 - 1)^2] on random interpolates x_hat.
+
+    ``real`` and ``fake`` are (N, C, H, W); ``fake`` should already be detached.
+    """
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    scores = discriminator(mixed)
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)
+    return weight * ((norms - 1.0) ** 2).mean()

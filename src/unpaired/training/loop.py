@@ -1,0 +1,394 @@
+"""``train(config)``: assemble the run, iterate, log, sample, checkpoint and resume.
+
+The run folder ``<runs_dir>/<name>/`` receives ``config.yaml``, ``metrics.jsonl``,
+``samples/step_XXXXXX.png``, ``checkpoints/latest.pt`` (+ ``epoch_XXXX.pt`` every
+``checkpoint_every`` epochs), ``model/`` (config.json + model.safetensors) and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from .. import config as cfg
+from ..data.folders import SingleFolder, UnpairedDataset, UnpairedSampler, fixed_images
+from ..data.transforms import Preprocess
+from ..image_pool import ImagePool
+from ..models.cyclegan import CycleGAN, build_cyclegan
+from ..pretrained import save_pretrained
+from ..report import write_report
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .samples import write_samples
+from .schedules import build_scheduler, step_scheduler
+from .steps import CycleGANWeights, cyclegan_step
+from .tracking import JsonlLogger, Progress, truncate_after
+
+LOSS_KEYS = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+
+
+class TrainingInterrupted(Exception):
+    """Raised after Ctrl-C / SIGTERM once the checkpoint has been written."""
+
+    def __init__(self, run_dir: Path, step: int) -> None:
+        super().__init__(f"interrupted at step {step}; resume with: unpaired train --resume {run_dir}")
+        self.run_dir, self.step = run_dir, step
+
+
+@dataclass
+class Position:
+    """Where the run is: global step, epoch (0-based), batches done within the epoch."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise cfg.ConfigError(f"option device: {name} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def data_dirs(config: cfg.TrainConfig) -> tuple[Path, Path, Path | None, Path | None]:
+    """(train A, train B, test A or None, test B or None); generates the demo when no data."""
+    data = config.data
+    if data.dir_a is not None and data.dir_b is not None:
+        return Path(data.dir_a), Path(data.dir_b), None, None
+    if data.root is not None:
+        root = Path(data.root)
+    else:
+        from ..data.synthetic import write_demo_dataset
+
+        root = Path(config.runs_dir) / ".demo-data" / (
+            f"{data.demo_size}px-{data.demo_images}-seed{config.seed}"
+        )
+        write_demo_dataset(root, size=data.demo_size, n_train=data.demo_images, seed=config.seed)
+    for sub in ("trainA", "trainB"):
+        if not (root / sub).is_dir():
+            raise cfg.ConfigError(f"data folder {root}: has no {sub}/ (expected trainA/ and trainB/)")
+    test_a, test_b = root / "testA", root / "testB"
+    return (
+        root / "trainA",
+        root / "trainB",
+        test_a if test_a.is_dir() else None,
+        test_b if test_b.is_dir() else None,
+    )
+
+
+def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
+    """The training dataset and sampler, and the fixed sample images of both domains."""
+    data = config.data
+    train_a, train_b, test_a, test_b = data_dirs(config)
+    pre = Preprocess(data.preprocess, data.load_size, data.image_size, data.flip)
+    fixed = Preprocess(data.preprocess, data.load_size, data.image_size, flip=False)
+    domain_a = SingleFolder(train_a, data.channels_a, pre, data.max_images)
+    domain_b = SingleFolder(train_b, data.channels_b, pre, data.max_images)
+    if config.batch_size > 1:
+        sizes = domain_a.output_sizes() | domain_b.output_sizes()
+        if len(sizes) > 1:
+            raise cfg.ConfigError(
+                f"option batch_size: images come out in {len(sizes)} different sizes with "
+                f"preprocess {data.preprocess}; use batch_size 1 or a cropping preprocess"
+            )
+    sample_a = SingleFolder(test_a or train_a, data.channels_a, fixed)
+    sample_b = SingleFolder(test_b or train_b, data.channels_b, fixed)
+    dataset = UnpairedDataset(domain_a, domain_b)
+    sampler = UnpairedSampler(
+        len(domain_a), len(domain_b), config.seed, data.serial, rank, world_size
+    )
+    samples = (fixed_images(sample_a, data.num_samples), fixed_images(sample_b, data.num_samples))
+    return dataset, sampler, samples
+
+
+def model_info(config: cfg.TrainConfig) -> dict[str, Any]:
+    """What ``model/config.json`` records: architecture, preprocessing, provenance."""
+    cg, data = config.cyclegan, config.data
+    return {
+        "channels_a": data.channels_a,
+        "channels_b": data.channels_b,
+        "generator": cg.generator,
+        "ngf": cg.ngf,
+        "norm": cg.norm,
+        "use_dropout": cg.use_dropout,
+        "preprocess": {
+            "mode": data.preprocess,
+            "load_size": data.load_size,
+            "image_size": data.image_size,
+        },
+        "run": config.name,
+    }
+
+
+@contextmanager
+def stop_on_signals():
+    """Turn SIGINT / SIGTERM into a flag the loop checks after each step."""
+    flag = {"stop": False}
+
+    def handler(signum, frame):  # noqa: ARG001
+        if flag["stop"]:  # a second Ctrl-C means now
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: no handlers, no graceful stop
+        pass
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class Run:
+    """The assembled pieces of one training run and the operations on them."""
+
+    def __init__(self, config: cfg.TrainConfig, run_dir: Path) -> None:
+        self.config, self.run_dir = config, run_dir
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        cg, data = config.cyclegan, config.data
+        self.dataset, self.sampler, (self.sample_a, self.sample_b) = build_data(config)
+        self.model: CycleGAN = build_cyclegan(
+            data.channels_a,
+            data.channels_b,
+            cg.generator,
+            cg.discriminator,
+            cg.ngf,
+            cg.ndf,
+            cg.n_layers_d,
+            cg.norm,
+            cg.use_dropout,
+            cg.init_type,
+            cg.init_gain,
+        ).to(self.device)
+        opt = config.optim
+        betas = (opt.beta1, opt.beta2)
+        g_params = itertools.chain(self.model.g_ab.parameters(), self.model.g_ba.parameters())
+        d_params = itertools.chain(self.model.d_a.parameters(), self.model.d_b.parameters())
+        self.opt_g = torch.optim.Adam(g_params, lr=opt.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(d_params, lr=opt.lr, betas=betas)
+        self.sched_g, self.sched_d = (
+            build_scheduler(opt.lr_policy, o, config.epochs, config.epochs_decay, opt.lr_decay_epochs)
+            for o in (self.opt_g, self.opt_d)
+        )
+        self.pool_a = ImagePool(cg.pool_size, seed=config.seed * 2 + 1)
+        self.pool_b = ImagePool(cg.pool_size, seed=config.seed * 2 + 2)
+        self.weights = CycleGANWeights(
+            cg.gan_mode, cg.lambda_a, cg.lambda_b, cg.lambda_identity, cg.lambda_gp
+        )
+        self.pos = Position()
+        self.log_sums: dict[str, float] = {}
+        self.log_count = 0
+        self.epoch_loss = [0.0, 0]  # sum of generator losses, steps: drives the plateau policy
+        self.interval_start = time.perf_counter()
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        m = self.model
+        return {
+            "config": cfg.to_dict(self.config),
+            "position": vars(self.pos).copy(),
+            "models": {n: getattr(m, n).state_dict() for n in ("g_ab", "g_ba", "d_a", "d_b")},
+            "optimizers": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
+            "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
+            "pools": {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()},
+            "rng": rng_state(),
+            "log": {"sums": dict(self.log_sums), "count": self.log_count},
+            "epoch_loss": list(self.epoch_loss),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for name, sd in state["models"].items():
+            getattr(self.model, name).load_state_dict(sd)
+        self.opt_g.load_state_dict(state["optimizers"]["g"])
+        self.opt_d.load_state_dict(state["optimizers"]["d"])
+        self.sched_g.load_state_dict(state["schedulers"]["g"])
+        self.sched_d.load_state_dict(state["schedulers"]["d"])
+        self.pool_a.load_state_dict(state["pools"]["a"], self.device)
+        self.pool_b.load_state_dict(state["pools"]["b"], self.device)
+        self.pos = Position(**state["position"])
+        self.log_sums = dict(state["log"]["sums"])
+        self.log_count = state["log"]["count"]
+        self.epoch_loss = list(state["epoch_loss"])
+        set_rng_state(state["rng"])
+
+    def save(self, epoch_copy: bool = False) -> None:
+        """Write checkpoints/latest.pt (and an epoch copy) and the shareable model folder."""
+        state = self.state()
+        ckpt_dir = self.run_dir / "checkpoints"
+        save_checkpoint(ckpt_dir / "latest.pt", state)
+        if epoch_copy:
+            save_checkpoint(ckpt_dir / f"epoch_{self.pos.epoch:04d}.pt", state)
+        info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
+        save_pretrained(self.run_dir / "model", self.model, info)
+
+    def write_samples(self) -> Path:
+        path = self.run_dir / "samples" / f"step_{self.pos.step:06d}.png"
+        return write_samples(path, self.model, self.sample_a, self.sample_b)
+
+    # --- the loop ---------------------------------------------------------------------------
+    def loader(self) -> DataLoader:
+        c = self.config
+        return DataLoader(
+            self.dataset,
+            batch_size=c.batch_size,
+            sampler=self.sampler,
+            num_workers=c.num_workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=c.num_workers > 0,
+            # Its own generator: building an iterator must not draw from the global torch RNG,
+            # or a run resumed mid-epoch would see different random numbers afterwards.
+            generator=torch.Generator(),
+        )
+
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.sampler.epoch_size / self.config.batch_size)
+
+    def total_steps(self) -> int:
+        c = self.config
+        total = (c.epochs + c.epochs_decay) * self.steps_per_epoch()
+        return min(total, c.max_steps) if c.max_steps is not None else total
+
+    def log(self, logger: JsonlLogger, progress: Progress) -> None:
+        now = time.perf_counter()
+        seconds, self.interval_start = now - self.interval_start, now
+        n = max(self.log_count, 1)
+        record: dict[str, Any] = {
+            "step": self.pos.step,
+            "epoch": self.pos.epoch + 1,
+            "lr": self.opt_g.param_groups[0]["lr"],
+        }
+        record.update({k: self.log_sums[k] / n for k in LOSS_KEYS if k in self.log_sums})
+        record["sec_per_step"] = seconds / n
+        record["time"] = time.time()
+        logger.log(record)
+        progress.report(self.pos.step, self.pos.epoch + 1, record)
+        self.log_sums, self.log_count = {}, 0
+
+    def end_epoch(self) -> None:
+        mean = self.epoch_loss[0] / max(self.epoch_loss[1], 1)
+        step_scheduler(self.sched_g, mean)
+        step_scheduler(self.sched_d, mean)
+        self.pos.epoch += 1
+        self.pos.batch = 0
+        self.epoch_loss = [0.0, 0]
+
+    def run(self, logger: JsonlLogger, progress: Progress, stop: dict[str, bool]) -> bool:
+        """Train until the end or a stop request; returns True when stopped early by a signal."""
+        c = self.config
+        total_epochs, total = c.epochs + c.epochs_decay, self.total_steps()
+        loader = self.loader()
+        self.interval_start = time.perf_counter()
+        while self.pos.epoch < total_epochs and self.pos.step < total:
+            self.sampler.set_epoch(self.pos.epoch, start=self.pos.batch * c.batch_size)
+            for batch in loader:
+                batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                out = cyclegan_step(
+                    self.model, self.opt_g, self.opt_d, batch, self.pool_a, self.pool_b, self.weights
+                )
+                self.pos.step += 1
+                self.pos.batch += 1
+                values = {k: float(v) for k, v in out.items()} if (
+                    self.pos.step % c.log_every == 0 or self.log_count == 0
+                ) else out
+                for k, v in values.items():
+                    self.log_sums[k] = self.log_sums.get(k, 0.0) + float(v)
+                self.log_count += 1
+                self.epoch_loss[0] += sum(float(out[k]) for k in ("G_A", "G_B", "cycle_A",
+                                                                 "cycle_B", "idt_A", "idt_B"))
+                self.epoch_loss[1] += 1
+                if self.pos.step % c.log_every == 0:
+                    self.log(logger, progress)
+                if self.pos.step % c.sample_every == 0:
+                    self.write_samples()
+                    write_report(self.run_dir)
+                if self.pos.step % c.latest_every == 0:
+                    self.save()
+                progress.update(self.pos.step)
+                if stop["stop"] or self.pos.step >= total:
+                    break
+            if self.pos.batch >= self.steps_per_epoch():
+                self.end_epoch()
+                self.save(epoch_copy=self.pos.epoch % c.checkpoint_every == 0)
+            if stop["stop"]:
+                return True
+        return False
+
+
+def prepare_run_dir(config: cfg.TrainConfig) -> Path:
+    """Create ``<runs_dir>/<name>`` for a new run; an existing run is never overwritten."""
+    run_dir = Path(config.runs_dir) / str(config.name)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise cfg.ConfigError(
+            f"run folder {run_dir} already exists; continue it with --resume {run_dir} "
+            "or pick another --name"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def train(
+    config: cfg.TrainConfig,
+    run_dir: str | Path | None = None,
+    resume: dict[str, Any] | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Train CycleGAN as ``config`` says; returns the run folder.
+
+    ``resume`` is a loaded checkpoint (see :func:`resume_config`), and ``run_dir`` its folder.
+    Raises :class:`TrainingInterrupted` after a signal, once the checkpoint is safely written.
+    """
+    run_dir = Path(run_dir) if run_dir is not None else prepare_run_dir(config)
+    run = Run(config, run_dir)
+    metrics_path = run_dir / "metrics.jsonl"
+    if resume is not None:
+        run.restore(resume)
+        truncate_after(metrics_path, run.pos.step)
+    else:
+        (run_dir / "config.yaml").write_text(cfg.dump_yaml(config))
+    logger = JsonlLogger(metrics_path)
+    event = "resume" if resume is not None else "start"
+    logger.log({"event": event, "step": run.pos.step, "time": time.time(), "device": str(run.device)})
+    bar = Progress(run.total_steps(), run.pos.step, progress)
+    try:
+        with stop_on_signals() as stop:
+            stopped = run.run(logger, bar, stop)
+    finally:
+        bar.close()
+    if run.log_count and not stopped:
+        run.log(logger, bar)
+    run.save()
+    run.write_samples()
+    write_report(run_dir)
+    logger.log({"event": "interrupted" if stopped else "end", "step": run.pos.step, "time": time.time()})
+    logger.close()
+    if stopped:
+        raise TrainingInterrupted(run_dir, run.pos.step)
+    return run_dir
+
+
+def resume_config(run_dir: Path, overrides: dict[str, Any]) -> tuple[cfg.TrainConfig, dict]:
+    """Load ``run_dir/checkpoints/latest.pt`` and apply the ``overrides`` a resume may change."""
+    state = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
+    saved = state["config"]
+    for key, value in cfg.flatten(overrides).items():
+        if key not in cfg.RESUMABLE_KEYS and cfg.flatten(saved).get(key, object()) != value:
+            raise cfg.ConfigError(
+                f"option {key}: cannot change when resuming (the run used "
+                f"{cfg.flatten(saved).get(key)!r}); start a new run instead"
+            )
+    return cfg.build_config(saved, overrides), state

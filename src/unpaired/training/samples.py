@@ -1,0 +1,68 @@
+"""Sample grids: real_A | fake_B | rec_A and real_B | fake_A | rec_B for fixed images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..data.images import write_image
+from ..data.transforms import to_unit
+from ..models.cyclegan import CycleGAN
+
+
+def make_grid(rows: list[list[Tensor]], pad: int = 2, gap: int = 6) -> Tensor:
+    """Lay out images (C, H, W) in [-1, 1] row by row on a white canvas.
+
+    1-channel images are shown as gray RGB; images may differ in size (each cell is as large as
+    the largest image of its column). A wider ``gap`` separates every third column, so the
+    A -> B and B -> A triples read apart. Returns (3, H', W') in [0, 1].
+    """
+    ncols = max(len(r) for r in rows)
+    heights = [max(img.shape[-2] for img in row) for row in rows]
+    widths = [max(row[c].shape[-1] for row in rows if c < len(row)) for c in range(ncols)]
+    seps = [pad if (c + 1) % 3 else gap for c in range(ncols)]
+    canvas = torch.ones(3, sum(heights) + pad * (len(rows) + 1), sum(widths) + sum(seps) + pad)
+    y = pad
+    for row, h in zip(rows, heights, strict=True):
+        x = pad
+        for c, img in enumerate(row):
+            img = to_unit(img.detach().float().cpu())
+            if img.shape[0] == 1:
+                img = img.expand(3, -1, -1)
+            canvas[:, y : y + img.shape[-2], x : x + img.shape[-1]] = img
+            x += widths[c] + seps[c]
+        y += h + pad
+    return canvas
+
+
+@torch.no_grad()
+def translate_samples(
+    model: CycleGAN, images_a: Tensor | list[Tensor], images_b: Tensor | list[Tensor]
+) -> list[list[Tensor]]:
+    """One row per sample: [real_A, fake_B, rec_A, real_B, fake_A, rec_B] (each (C, H, W))."""
+    device = next(model.g_ab.parameters()).device
+    was_training = model.training
+    model.eval()
+    rows = []
+    try:
+        for real_a, real_b in zip(images_a, images_b, strict=False):
+            real_a = real_a.unsqueeze(0).to(device)
+            real_b = real_b.unsqueeze(0).to(device)
+            fake_b = model.g_ab(real_a)
+            fake_a = model.g_ba(real_b)
+            rec_a = model.g_ba(fake_b)
+            rec_b = model.g_ab(fake_a)
+            rows.append([t[0] for t in (real_a, fake_b, rec_a, real_b, fake_a, rec_b)])
+    finally:
+        model.train(was_training)
+    return rows
+
+
+def write_samples(
+    path: Path, model: CycleGAN, images_a: Tensor | list[Tensor], images_b: Tensor | list[Tensor]
+) -> Path:
+    """Translate the fixed images and save the grid as a PNG at ``path``."""
+    write_image(make_grid(translate_samples(model, images_a, images_b)), path)
+    return path

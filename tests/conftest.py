@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny image folders made on the fly, and tiny-model CLI options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+# Keep the test suite light and reproducible on 2-core machines.
+torch.set_num_threads(1)
+
+
+def make_images(folder: Path, count: int, size: tuple[int, int] = (40, 40), seed: int = 0,
+                mode: str = "RGB") -> list[Path]:
+    """Write ``count`` random PNGs of ``size`` (width, height) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
+        array = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        path = folder / f"img {i:03d}.png"  # a space in the name on purpose
+        Image.fromarray(array, mode=mode).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> Path:
+    """A DATA root with trainA (5 images), trainB (7 images) and testA/testB (2 each)."""
+    root = tmp_path / "data"
+    make_images(root / "trainA", 5, seed=1)
+    make_images(root / "trainB", 7, seed=2)
+    make_images(root / "testA", 2, seed=3)
+    make_images(root / "testB", 2, seed=4)
+    return root
+
+
+# A model small enough that a training step takes milliseconds.
+TINY = [
+    "--image-size", "32", "--load-size", "36", "--num-workers", "0",
+    "--set", "cyclegan.generator=resnet_6blocks", "--set", "cyclegan.ngf=4",
+    "--set", "cyclegan.ndf=4", "--set", "data.num_samples=2", "--progress", "lines",
+]
