@@ -13,8 +13,9 @@ from PIL import Image
 torch.set_num_threads(1)
 
 
-def make_images(folder: Path, count: int, size: tuple[int, int] = (40, 40), seed: int = 0,
-                mode: str = "RGB") -> list[Path]:
+def make_images(
+    folder: Path, count: int, size: tuple[int, int] = (40, 40), seed: int = 0, mode: str = "RGB"
+) -> list[Path]:
     """Write ``count`` random PNGs of ``size`` (width, height) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -41,7 +42,20 @@ def tiny_data(tmp_path: Path) -> Path:
 
 # A model small enough that a training step takes milliseconds.
 TINY = [
-    "--image-size", "32", "--load-size", "36", "--num-workers", "0",
-    "--set", "cyclegan.generator=resnet_6blocks", "--set", "cyclegan.ngf=4",
-    "--set", "cyclegan.ndf=4", "--set", "data.num_samples=2", "--progress", "lines",
+    "--image-size",
+    "32",
+    "--load-size",
+    "36",
+    "--num-workers",
+    "0",
+    "--set",
+    "cyclegan.generator=resnet_6blocks",
+    "--set",
+    "cyclegan.ngf=4",
+    "--set",
+    "cyclegan.ndf=4",
+    "--set",
+    "data.num_samples=2",
+    "--progress",
+    "lines",
 ]

@@ -10,13 +10,22 @@ import pytest
 import torch
 import yaml
 
-from conftest import TINY, make_images
 from unpaired import cli, load_pretrained
 from unpaired.training import checkpoint, loop
 
+from conftest import TINY, make_images
+
 RESUME_OPTS = TINY + [
-    "--log-every", "1", "--epochs", "1", "--epochs-decay", "1",
-    "--set", "cyclegan.pool_size=3", "--set", "cyclegan.use_dropout=true",
+    "--log-every",
+    "1",
+    "--epochs",
+    "1",
+    "--epochs-decay",
+    "1",
+    "--set",
+    "cyclegan.pool_size=3",
+    "--set",
+    "cyclegan.use_dropout=true",
 ]
 
 
@@ -39,19 +48,45 @@ def train(*args: str) -> int:
 
 def test_two_step_run_writes_the_run_folder(tiny_data: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    assert train(str(tiny_data), "--runs-dir", str(runs), "--max-steps", "2", *TINY,
-                 "--log-every", "1", "--sample-every", "1") == 0
+    assert (
+        train(
+            str(tiny_data),
+            "--runs-dir",
+            str(runs),
+            "--max-steps",
+            "2",
+            *TINY,
+            "--log-every",
+            "1",
+            "--sample-every",
+            "1",
+        )
+        == 0
+    )
     run = runs / "data"
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["data"]["image_size"] == 32 and config["cyclegan"]["lambda_identity"] == 0.5
     assert config["optim"]["lr"] == 2e-4  # defaults are written too
     records = steps(run)
     assert [r["step"] for r in records] == [1, 2]
-    keys = {"step", "epoch", "lr", "D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B",
-            "idt_B"}
+    keys = {
+        "step",
+        "epoch",
+        "lr",
+        "D_A",
+        "G_A",
+        "cycle_A",
+        "idt_A",
+        "D_B",
+        "G_B",
+        "cycle_B",
+        "idt_B",
+    }
     assert keys == set(records[0])
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
-        "step_000001.png", "step_000002.png"]
+        "step_000001.png",
+        "step_000002.png",
+    ]
     assert (run / "checkpoints" / "latest.pt").is_file()
     assert "<svg" in (run / "report.html").read_text()
     model, info = load_pretrained(run)
@@ -82,8 +117,9 @@ def test_resume_continues_exactly(tiny_data: Path, tmp_path: Path) -> None:
             assert torch.equal(value, state_b["models"][name][key]), (name, key)
 
 
-def test_sigterm_saves_and_resume_matches(tiny_data: Path, tmp_path: Path, monkeypatch,
-                                          capsys) -> None:
+def test_sigterm_saves_and_resume_matches(
+    tiny_data: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
     full = tmp_path / "full"
     assert train(str(tiny_data), "--runs-dir", str(full), "--max-steps", "6", *RESUME_OPTS) == 0
 
@@ -101,8 +137,10 @@ def test_sigterm_saves_and_resume_matches(tiny_data: Path, tmp_path: Path, monke
     assert train(str(tiny_data), "--runs-dir", str(runs), "--max-steps", "6", *RESUME_OPTS) == 130
     err = capsys.readouterr().err
     assert f"resume with: unpaired train --resume {runs / 'data'}" in err
-    assert checkpoint.load_checkpoint(runs / "data" / "checkpoints" / "latest.pt")[
-        "position"]["step"] == 3
+    assert (
+        checkpoint.load_checkpoint(runs / "data" / "checkpoints" / "latest.pt")["position"]["step"]
+        == 3
+    )
     monkeypatch.setattr(loop, "cyclegan_step", real_step)
     assert train("--resume", str(runs / "data")) == 0
     assert steps(runs / "data") == steps(full / "data")
@@ -134,11 +172,11 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert err.startswith("error: checkpoint") and "latest.pt" in err and "\n" not in err
 
 
-def test_unreadable_file_is_named_once_and_skipped(tiny_data: Path, tmp_path: Path,
-                                                  recwarn) -> None:
+def test_unreadable_file_is_named_once_and_skipped(
+    tiny_data: Path, tmp_path: Path, recwarn
+) -> None:
     (tiny_data / "trainA" / "broken.png").write_bytes(b"this is not a png")
-    assert train(str(tiny_data), "--runs-dir", str(tmp_path / "r"), "--max-steps", "4",
-                 *TINY) == 0
+    assert train(str(tiny_data), "--runs-dir", str(tmp_path / "r"), "--max-steps", "4", *TINY) == 0
     named = [w for w in recwarn if "broken.png" in str(w.message)]
     assert len(named) == 1
 
@@ -151,11 +189,11 @@ def test_empty_domain_is_an_error(tiny_data: Path, tmp_path: Path, capsys) -> No
     assert err.startswith("error:") and "trainB" in err and "\n" not in err
 
 
-def test_image_smaller_than_crop_names_the_file(tiny_data: Path, tmp_path: Path,
-                                                capsys) -> None:
+def test_image_smaller_than_crop_names_the_file(tiny_data: Path, tmp_path: Path, capsys) -> None:
     make_images(tiny_data / "trainA", 1, size=(20, 50), seed=9)  # "img 000.png" replaced: 8 wide
-    assert train(str(tiny_data), "--runs-dir", str(tmp_path / "r"), *TINY,
-                 "--preprocess", "crop") == 2
+    assert (
+        train(str(tiny_data), "--runs-dir", str(tmp_path / "r"), *TINY, "--preprocess", "crop") == 2
+    )
     err = capsys.readouterr().err
     assert "img 000.png" in err and "crop" in err
 
@@ -194,8 +232,9 @@ def test_missing_data_folder(tmp_path: Path, capsys) -> None:
     assert "nope" in capsys.readouterr().err
 
 
-def test_resume_refuses_changes_that_break_exactness(tiny_data: Path, tmp_path: Path,
-                                                     capsys) -> None:
+def test_resume_refuses_changes_that_break_exactness(
+    tiny_data: Path, tmp_path: Path, capsys
+) -> None:
     runs = tmp_path / "runs"
     assert train(str(tiny_data), "--runs-dir", str(runs), "--max-steps", "1", *TINY) == 0
     assert train("--resume", str(runs / "data"), "--image-size", "64") == 2
@@ -206,18 +245,41 @@ def test_grayscale_to_rgb_without_identity(tmp_path: Path) -> None:
     root = tmp_path / "gray"
     make_images(root / "trainA", 3, mode="L")
     make_images(root / "trainB", 3, seed=5)
-    assert train(str(root), "--runs-dir", str(tmp_path / "r"), "--max-steps", "2", *TINY,
-                 "--channels-a", "1", "--set", "cyclegan.lambda_identity=0") == 0
+    assert (
+        train(
+            str(root),
+            "--runs-dir",
+            str(tmp_path / "r"),
+            "--max-steps",
+            "2",
+            *TINY,
+            "--channels-a",
+            "1",
+            "--set",
+            "cyclegan.lambda_identity=0",
+        )
+        == 0
+    )
     model, info = load_pretrained(tmp_path / "r" / "gray")
     assert info["channels_a"] == 1
     with torch.no_grad():
         assert model.g_ab(torch.zeros(1, 1, 16, 16)).shape == (1, 3, 16, 16)
 
 
-def test_dry_run_prints_config_and_writes_nothing(tiny_data: Path, tmp_path: Path,
-                                                  capsys) -> None:
-    assert train(str(tiny_data), "--runs-dir", str(tmp_path / "r"), "--dry-run",
-                 "--image-size", "128", "--load-size", "143") == 0
+def test_dry_run_prints_config_and_writes_nothing(tiny_data: Path, tmp_path: Path, capsys) -> None:
+    assert (
+        train(
+            str(tiny_data),
+            "--runs-dir",
+            str(tmp_path / "r"),
+            "--dry-run",
+            "--image-size",
+            "128",
+            "--load-size",
+            "143",
+        )
+        == 0
+    )
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["data"]["image_size"] == 128 and printed["data"]["load_size"] == 143
     assert printed["cyclegan"]["generator"] == "resnet_9blocks"

@@ -64,8 +64,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs-dir", help="where run folders go (default: runs)")
     p.add_argument("--image-size", type=int, help="training crop size (default 256)")
     p.add_argument("--load-size", type=int, help="size images are resized to before cropping")
-    p.add_argument("--preprocess", help="resize_and_crop | crop | scale_width | "
-                   "scale_width_and_crop | none")
+    p.add_argument(
+        "--preprocess", help="resize_and_crop | crop | scale_width | scale_width_and_crop | none"
+    )
     p.add_argument("--channels-a", type=int, help="1 or 3 channels in domain A")
     p.add_argument("--channels-b", type=int, help="1 or 3 channels in domain B")
     p.add_argument("--batch-size", type=int)
@@ -78,8 +79,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int, help="steps between metrics.jsonl lines")
     p.add_argument("--sample-every", type=int, help="steps between sample grids")
     p.add_argument("--checkpoint-every", type=int, help="epochs between kept checkpoints")
-    p.add_argument("--progress", choices=("auto", "bar", "lines"), default="auto",
-                   help="progress bar (bar), periodic log lines (lines), or bar on a terminal")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines"),
+        default="auto",
+        help="progress bar (bar), periodic log lines (lines), or bar on a terminal",
+    )
     p.set_defaults(func=_train)
 
 
@@ -144,7 +149,9 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.resume:
         if args.data or args.dir_a or args.dir_b or args.config:
-            raise cfg.ConfigError("--resume RUN: the run's data and config come from its checkpoint")
+            raise cfg.ConfigError(
+                "--resume RUN: the run's data and config come from its checkpoint"
+            )
         run_dir = Path(args.resume)
         config, state = resume_config(run_dir, _overrides(args))
     else:

@@ -74,7 +74,7 @@ class CycleGANConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Adam for both generators (one optimizer) and both discriminators (another), and the LR policy.
+    """Adam for both generators (one optimizer) and both discriminators (another); the LR policy.
 
     ``lr_policy`` linear keeps ``lr`` for ``TrainConfig.epochs`` epochs, then decays it linearly to
     zero over ``TrainConfig.epochs_decay`` epochs; step multiplies by 0.1 every
@@ -102,7 +102,7 @@ class TrainConfig:
     epochs: int = 100
     epochs_decay: int = 100
     max_steps: int | None = None
-    num_workers: int = 2
+    num_workers: int | None = None  # None: 0 on CPU (decoding is cheap next to a step), 4 on GPU
     log_every: int = 100
     sample_every: int = 500
     checkpoint_every: int = 5
@@ -131,13 +131,13 @@ RESUMABLE_KEYS = frozenset(
 DEMO_PRESET: dict[str, Any] = {
     "name": "demo",
     "data": {"image_size": 64, "load_size": 72, "num_samples": 4},
-    "cyclegan": {"generator": "resnet_6blocks", "ngf": 32, "ndf": 32},
-    "epochs": 4,
-    "epochs_decay": 4,
+    "cyclegan": {"generator": "resnet_6blocks", "ngf": 24, "ndf": 32},
+    "epochs": 3,
+    "epochs_decay": 2,
     "log_every": 25,
-    "sample_every": 200,
-    "checkpoint_every": 4,
-    "latest_every": 500,
+    "sample_every": 100,
+    "checkpoint_every": 1,
+    "latest_every": 200,
 }
 
 
@@ -304,7 +304,7 @@ def validate(config: TrainConfig) -> None:
     _positive("optim.lr", config.optim.lr)
     if config.epochs < 0 or config.epochs_decay < 0 or config.epochs + config.epochs_decay == 0:
         raise ConfigError("options epochs/epochs_decay: need at least one epoch in total")
-    if config.num_workers < 0:
+    if config.num_workers is not None and config.num_workers < 0:
         raise ConfigError(f"option num_workers: must be 0 or more, got {config.num_workers}")
     if config.device not in ("auto", "cpu", "cuda") and not config.device.startswith("cuda:"):
         raise ConfigError(f"option device: expected auto, cpu or cuda, got {config.device!r}")
@@ -336,8 +336,9 @@ def validate(config: TrainConfig) -> None:
 
 def _check_choice(option: str, value: str, choices: list[str] | tuple[str, ...]) -> None:
     if value not in choices:
-        raise ConfigError(f"option {option}: unknown value {value!r}; choose one of: "
-                          + ", ".join(choices))
+        raise ConfigError(
+            f"option {option}: unknown value {value!r}; choose one of: " + ", ".join(choices)
+        )
 
 
 def _check_names(config: TrainConfig) -> None:

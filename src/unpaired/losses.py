@@ -72,7 +72,9 @@ def adversarial_loss(prediction: Tensor, target_is_real: bool, mode: str = "lsga
 def discriminator_loss(real_pred: Tensor, fake_pred: Tensor, mode: str = "lsgan") -> Tensor:
     """Loss of D: (adversarial(D(real), real) + adversarial(D(fake), fake)) / 2 (as the paper
     halves D's objective to slow D relative to G)."""
-    return 0.5 * (adversarial_loss(real_pred, True, mode) + adversarial_loss(fake_pred, False, mode))
+    return 0.5 * (
+        adversarial_loss(real_pred, True, mode) + adversarial_loss(fake_pred, False, mode)
+    )
 
 
 def generator_loss(fake_pred: Tensor, mode: str = "lsgan") -> Tensor:

@@ -176,8 +176,7 @@ class UnpairedSampler(Sampler):
         return table[self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[tuple[int, int, int]]:
-        for i_a, i_b, seed in self.indices(self.epoch)[self.start :].tolist():
-            yield (i_a, i_b, seed)
+        yield from map(tuple, self.indices(self.epoch)[self.start :].tolist())
 
     def __len__(self) -> int:
         return self.epoch_size - self.start

@@ -39,7 +39,9 @@ class TrainingInterrupted(Exception):
     """Raised after Ctrl-C / SIGTERM once the checkpoint has been written."""
 
     def __init__(self, run_dir: Path, step: int) -> None:
-        super().__init__(f"interrupted at step {step}; resume with: unpaired train --resume {run_dir}")
+        super().__init__(
+            f"interrupted at step {step}; resume with: unpaired train --resume {run_dir}"
+        )
         self.run_dir, self.step = run_dir, step
 
 
@@ -70,13 +72,17 @@ def data_dirs(config: cfg.TrainConfig) -> tuple[Path, Path, Path | None, Path | 
     else:
         from ..data.synthetic import write_demo_dataset
 
-        root = Path(config.runs_dir) / ".demo-data" / (
-            f"{data.demo_size}px-{data.demo_images}-seed{config.seed}"
+        root = (
+            Path(config.runs_dir)
+            / ".demo-data"
+            / (f"{data.demo_size}px-{data.demo_images}-seed{config.seed}")
         )
         write_demo_dataset(root, size=data.demo_size, n_train=data.demo_images, seed=config.seed)
     for sub in ("trainA", "trainB"):
         if not (root / sub).is_dir():
-            raise cfg.ConfigError(f"data folder {root}: has no {sub}/ (expected trainA/ and trainB/)")
+            raise cfg.ConfigError(
+                f"data folder {root}: has no {sub}/ (expected trainA/ and trainB/)"
+            )
     test_a, test_b = root / "testA", root / "testB"
     return (
         root / "trainA",
@@ -182,7 +188,9 @@ class Run:
         self.opt_g = torch.optim.Adam(g_params, lr=opt.lr, betas=betas)
         self.opt_d = torch.optim.Adam(d_params, lr=opt.lr, betas=betas)
         self.sched_g, self.sched_d = (
-            build_scheduler(opt.lr_policy, o, config.epochs, config.epochs_decay, opt.lr_decay_epochs)
+            build_scheduler(
+                opt.lr_policy, o, config.epochs, config.epochs_decay, opt.lr_decay_epochs
+            )
             for o in (self.opt_g, self.opt_d)
         )
         self.pool_a = ImagePool(cg.pool_size, seed=config.seed * 2 + 1)
@@ -243,13 +251,16 @@ class Run:
     # --- the loop ---------------------------------------------------------------------------
     def loader(self) -> DataLoader:
         c = self.config
+        workers = c.num_workers
+        if workers is None:
+            workers = 4 if self.device.type == "cuda" else 0
         return DataLoader(
             self.dataset,
             batch_size=c.batch_size,
             sampler=self.sampler,
-            num_workers=c.num_workers,
+            num_workers=workers,
             pin_memory=self.device.type == "cuda",
-            persistent_workers=c.num_workers > 0,
+            persistent_workers=workers > 0,
             # Its own generator: building an iterator must not draw from the global torch RNG,
             # or a run resumed mid-epoch would see different random numbers afterwards.
             generator=torch.Generator(),
@@ -298,18 +309,27 @@ class Run:
             for batch in loader:
                 batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
                 out = cyclegan_step(
-                    self.model, self.opt_g, self.opt_d, batch, self.pool_a, self.pool_b, self.weights
+                    self.model,
+                    self.opt_g,
+                    self.opt_d,
+                    batch,
+                    self.pool_a,
+                    self.pool_b,
+                    self.weights,
                 )
                 self.pos.step += 1
                 self.pos.batch += 1
-                values = {k: float(v) for k, v in out.items()} if (
-                    self.pos.step % c.log_every == 0 or self.log_count == 0
-                ) else out
+                values = (
+                    {k: float(v) for k, v in out.items()}
+                    if (self.pos.step % c.log_every == 0 or self.log_count == 0)
+                    else out
+                )
                 for k, v in values.items():
                     self.log_sums[k] = self.log_sums.get(k, 0.0) + float(v)
                 self.log_count += 1
-                self.epoch_loss[0] += sum(float(out[k]) for k in ("G_A", "G_B", "cycle_A",
-                                                                 "cycle_B", "idt_A", "idt_B"))
+                self.epoch_loss[0] += sum(
+                    float(out[k]) for k in ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
+                )
                 self.epoch_loss[1] += 1
                 if self.pos.step % c.log_every == 0:
                     self.log(logger, progress)
@@ -362,7 +382,9 @@ def train(
         (run_dir / "config.yaml").write_text(cfg.dump_yaml(config))
     logger = JsonlLogger(metrics_path)
     event = "resume" if resume is not None else "start"
-    logger.log({"event": event, "step": run.pos.step, "time": time.time(), "device": str(run.device)})
+    logger.log(
+        {"event": event, "step": run.pos.step, "time": time.time(), "device": str(run.device)}
+    )
     bar = Progress(run.total_steps(), run.pos.step, progress)
     try:
         with stop_on_signals() as stop:
@@ -374,7 +396,9 @@ def train(
     run.save()
     run.write_samples()
     write_report(run_dir)
-    logger.log({"event": "interrupted" if stopped else "end", "step": run.pos.step, "time": time.time()})
+    logger.log(
+        {"event": "interrupted" if stopped else "end", "step": run.pos.step, "time": time.time()}
+    )
     logger.close()
     if stopped:
         raise TrainingInterrupted(run_dir, run.pos.step)

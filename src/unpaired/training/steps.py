@@ -68,12 +68,8 @@ def cyclegan_step(
     if weights.lambda_identity > 0:
         idt_a = model.g_ab(real_b)  # G(b) should stay b
         idt_b = model.g_ba(real_a)  # F(a) should stay a
-        loss_idt_a = losses.identity_loss(
-            idt_a, real_b, weights.lambda_b * weights.lambda_identity
-        )
-        loss_idt_b = losses.identity_loss(
-            idt_b, real_a, weights.lambda_a * weights.lambda_identity
-        )
+        loss_idt_a = losses.identity_loss(idt_a, real_b, weights.lambda_b * weights.lambda_identity)
+        loss_idt_b = losses.identity_loss(idt_b, real_a, weights.lambda_a * weights.lambda_identity)
     else:
         loss_idt_a = loss_idt_b = real_a.new_zeros(())
     loss_g_a = losses.generator_loss(d_b(fake_b), mode)

@@ -78,7 +78,9 @@ class Progress:
     def report(self, step: int, epoch: int, metrics: dict[str, float]) -> None:
         """Show the latest logged losses."""
         losses = " ".join(
-            f"{k} {v:.3f}" for k, v in metrics.items() if k[0].isupper() or k.startswith(("cyc", "idt"))
+            f"{k} {v:.3f}"
+            for k, v in metrics.items()
+            if k[0].isupper() or k.startswith(("cyc", "idt"))
         )
         if self.bar is not None:
             self.bar.set_postfix_str(losses, refresh=False)

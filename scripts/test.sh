@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up, lint, and run the test suite (CPU, no network, no downloads).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests benchmarks
+exec .venv/bin/python -m pytest "$@"
