@@ -132,11 +132,11 @@ DEMO_PRESET: dict[str, Any] = {
     "name": "demo",
     "data": {"image_size": 64, "load_size": 72, "num_samples": 4},
     "cyclegan": {"generator": "resnet_6blocks", "ngf": 24, "ndf": 32},
-    "epochs": 3,
+    "epochs": 2,
     "epochs_decay": 2,
     "log_every": 25,
     "sample_every": 100,
-    "checkpoint_every": 1,
+    "checkpoint_every": 2,
     "latest_every": 200,
 }
 
