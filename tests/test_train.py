@@ -146,6 +146,23 @@ def test_sigterm_saves_and_resume_matches(
     assert steps(runs / "data") == steps(full / "data")
 
 
+def test_progress_bar_mode(tiny_data: Path, tmp_path: Path, capsys) -> None:
+    assert (
+        train(
+            str(tiny_data),
+            "--runs-dir",
+            str(tmp_path / "r"),
+            "--max-steps",
+            "3",
+            *TINY,
+            "--progress",
+            "bar",
+        )
+        == 0
+    )
+    assert "3/3" in capsys.readouterr().err  # tqdm's counter
+
+
 def test_crash_during_checkpoint_write_keeps_previous(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "latest.pt"
     checkpoint.save_checkpoint(path, {"position": {"step": 1}, "w": torch.ones(3)})

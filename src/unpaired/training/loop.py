@@ -159,6 +159,12 @@ def stop_on_signals():
             signal.signal(sig, old)
 
 
+def _ignore_sigint(worker_id: int) -> None:  # noqa: ARG001
+    # Ctrl-C reaches the whole process group; the workers must live on so that the main
+    # process can finish its step and write the checkpoint.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Run:
     """The assembled pieces of one training run and the operations on them."""
 
@@ -261,6 +267,7 @@ class Run:
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=workers > 0,
+            worker_init_fn=_ignore_sigint if workers > 0 else None,
             # Its own generator: building an iterator must not draw from the global torch RNG,
             # or a run resumed mid-epoch would see different random numbers afterwards.
             generator=torch.Generator(),
