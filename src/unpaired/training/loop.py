@@ -205,9 +205,11 @@ class Run:
             cg.gan_mode, cg.lambda_a, cg.lambda_b, cg.lambda_identity, cg.lambda_gp
         )
         self.pos = Position()
-        self.log_sums: dict[str, float] = {}
+        # Running sums stay tensors (float64) until logged, so no step waits for a .item().
+        self.log_sums: dict[str, torch.Tensor] = {}
         self.log_count = 0
-        self.epoch_loss = [0.0, 0]  # sum of generator losses, steps: drives the plateau policy
+        self.epoch_loss = torch.zeros((), dtype=torch.float64)  # drives the plateau policy
+        self.epoch_steps = 0
         self.interval_start = time.perf_counter()
 
     # --- checkpoints ------------------------------------------------------------------------
@@ -221,8 +223,11 @@ class Run:
             "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
             "pools": {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()},
             "rng": rng_state(),
-            "log": {"sums": dict(self.log_sums), "count": self.log_count},
-            "epoch_loss": list(self.epoch_loss),
+            "log": {
+                "sums": {k: v.cpu() for k, v in self.log_sums.items()},
+                "count": self.log_count,
+            },
+            "epoch_loss": {"sum": self.epoch_loss.cpu(), "steps": self.epoch_steps},
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -235,9 +240,10 @@ class Run:
         self.pool_a.load_state_dict(state["pools"]["a"], self.device)
         self.pool_b.load_state_dict(state["pools"]["b"], self.device)
         self.pos = Position(**state["position"])
-        self.log_sums = dict(state["log"]["sums"])
+        self.log_sums = {k: v.to(self.device) for k, v in state["log"]["sums"].items()}
         self.log_count = state["log"]["count"]
-        self.epoch_loss = list(state["epoch_loss"])
+        self.epoch_loss = state["epoch_loss"]["sum"].to(self.device)
+        self.epoch_steps = state["epoch_loss"]["steps"]
         set_rng_state(state["rng"])
 
     def save(self, epoch_copy: bool = False) -> None:
@@ -290,20 +296,32 @@ class Run:
             "epoch": self.pos.epoch + 1,
             "lr": self.opt_g.param_groups[0]["lr"],
         }
-        record.update({k: self.log_sums[k] / n for k in LOSS_KEYS if k in self.log_sums})
+        record.update({k: float(self.log_sums[k]) / n for k in LOSS_KEYS if k in self.log_sums})
         record["sec_per_step"] = seconds / n
         record["time"] = time.time()
         logger.log(record)
         progress.report(self.pos.step, self.pos.epoch + 1, record)
         self.log_sums, self.log_count = {}, 0
 
+    def accumulate(self, losses: dict[str, torch.Tensor]) -> None:
+        """Add one step's losses to the logging interval and to the epoch's generator loss."""
+        for k, v in losses.items():
+            v = v.double()
+            self.log_sums[k] = self.log_sums[k] + v if k in self.log_sums else v
+        self.log_count += 1
+        g_keys = ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
+        self.epoch_loss = self.epoch_loss.to(losses["G_A"].device) + sum(
+            losses[k].double() for k in g_keys
+        )
+        self.epoch_steps += 1
+
     def end_epoch(self) -> None:
-        mean = self.epoch_loss[0] / max(self.epoch_loss[1], 1)
+        mean = float(self.epoch_loss) / max(self.epoch_steps, 1)
         step_scheduler(self.sched_g, mean)
         step_scheduler(self.sched_d, mean)
         self.pos.epoch += 1
         self.pos.batch = 0
-        self.epoch_loss = [0.0, 0]
+        self.epoch_loss, self.epoch_steps = torch.zeros_like(self.epoch_loss), 0
 
     def run(self, logger: JsonlLogger, progress: Progress, stop: dict[str, bool]) -> bool:
         """Train until the end or a stop request; returns True when stopped early by a signal."""
@@ -326,18 +344,7 @@ class Run:
                 )
                 self.pos.step += 1
                 self.pos.batch += 1
-                values = (
-                    {k: float(v) for k, v in out.items()}
-                    if (self.pos.step % c.log_every == 0 or self.log_count == 0)
-                    else out
-                )
-                for k, v in values.items():
-                    self.log_sums[k] = self.log_sums.get(k, 0.0) + float(v)
-                self.log_count += 1
-                self.epoch_loss[0] += sum(
-                    float(out[k]) for k in ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
-                )
-                self.epoch_loss[1] += 1
+                self.accumulate(out)
                 if self.pos.step % c.log_every == 0:
                     self.log(logger, progress)
                 if self.pos.step % c.sample_every == 0:
