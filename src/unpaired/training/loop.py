@@ -26,7 +26,7 @@ from ..image_pool import ImagePool
 from ..models.cyclegan import CycleGAN, build_cyclegan
 from ..pretrained import save_pretrained
 from ..report import write_report
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .samples import write_samples
 from .schedules import build_scheduler, step_scheduler
 from .steps import CycleGANWeights, cyclegan_step
@@ -390,7 +390,14 @@ def train(
     run = Run(config, run_dir)
     metrics_path = run_dir / "metrics.jsonl"
     if resume is not None:
-        run.restore(resume)
+        try:
+            run.restore(resume)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            # A checkpoint from another version of unpaired, or edited by hand.
+            raise CheckpointError(
+                f"checkpoint in {run_dir / 'checkpoints'} does not fit this version of unpaired "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+            ) from None
         truncate_after(metrics_path, run.pos.step)
     else:
         (run_dir / "config.yaml").write_text(cfg.dump_yaml(config))
