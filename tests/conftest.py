@@ -9,6 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from unpaired.models.cyclegan import build_cyclegan
+from unpaired.pretrained import save_pretrained
+
 # Keep the test suite light and reproducible on 2-core machines.
 torch.set_num_threads(1)
 
@@ -59,3 +62,33 @@ TINY = [
     "--progress",
     "lines",
 ]
+
+
+def make_model(
+    folder: Path,
+    channels_a: int = 3,
+    channels_b: int = 3,
+    norm: str = "instance",
+    init_gain: float = 0.02,
+) -> Path:
+    """A tiny random model folder (resnet_6blocks, ngf 4)."""
+    torch.manual_seed(0)
+    model = build_cyclegan(
+        channels_a,
+        channels_b,
+        generator="resnet_6blocks",
+        ngf=4,
+        norm=norm,
+        init_gain=init_gain,
+        with_discriminators=False,
+    )
+    info = {
+        "channels_a": channels_a,
+        "channels_b": channels_b,
+        "generator": "resnet_6blocks",
+        "ngf": 4,
+        "norm": norm,
+        "use_dropout": False,
+        "preprocess": {"mode": "resize_and_crop", "load_size": 36, "image_size": 32},
+    }
+    return save_pretrained(folder, model, info)

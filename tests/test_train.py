@@ -189,6 +189,21 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert err.startswith("error: checkpoint") and "latest.pt" in err and "\n" not in err
 
 
+def test_checkpoint_of_another_layout_is_a_clear_error(
+    tiny_data: Path, tmp_path: Path, capsys
+) -> None:
+    runs = tmp_path / "runs"
+    assert train(str(tiny_data), "--runs-dir", str(runs), "--max-steps", "1", *TINY) == 0
+    path = runs / "data" / "checkpoints" / "latest.pt"
+    state = checkpoint.load_checkpoint(path)
+    del state["pools"]
+    checkpoint.save_checkpoint(path, state)
+    capsys.readouterr()
+    assert train("--resume", str(runs / "data")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: checkpoint") and "\n" not in err
+
+
 def test_unreadable_file_is_named_once_and_skipped(
     tiny_data: Path, tmp_path: Path, recwarn
 ) -> None:
@@ -247,6 +262,30 @@ def test_bad_options_give_one_line(tiny_data: Path, tmp_path: Path, capsys, args
 def test_missing_data_folder(tmp_path: Path, capsys) -> None:
     assert train(str(tmp_path / "nope"), "--runs-dir", str(tmp_path / "r")) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_two_folders_by_flag(tiny_data: Path, tmp_path: Path, capsys) -> None:
+    a, b = tiny_data / "trainA", tiny_data / "trainB"
+    assert train("--a", str(a), "--b", str(tmp_path / "missing"), *TINY) == 2
+    assert "--b" in capsys.readouterr().err
+    assert train("--a", str(a), *TINY, "--runs-dir", str(tmp_path / "r")) == 2
+    assert "give both" in capsys.readouterr().err
+    assert (
+        train(
+            "--a",
+            str(a),
+            "--b",
+            str(b),
+            "--runs-dir",
+            str(tmp_path / "r"),
+            "--max-steps",
+            "1",
+            *TINY,
+        )
+        == 0
+    )
+    config = yaml.safe_load((tmp_path / "r" / "trainA2trainB" / "config.yaml").read_text())
+    assert config["data"]["dir_a"] == str(a.resolve())  # absolute: resume from anywhere
 
 
 def test_resume_refuses_changes_that_break_exactness(

@@ -1,7 +1,8 @@
-"""Command line: ``unpaired train``; each subcommand is a thin wrapper over a library function.
+"""Command line: ``unpaired train | translate | export``, thin wrappers over library functions.
 
 User mistakes (bad options, missing folders, unreadable files) end with one ``error:`` line and
-exit status 2; an interrupted training run exits with 130 after saying how to resume.
+exit status 2; an interrupted training run exits with 130 after saying how to resume;
+``translate`` exits with 1 when some images could not be read (each named in an error line).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from . import __version__
 from . import config as cfg
+from .inference import DEFAULT_OVERLAP, DEFAULT_TILE
 
 # flag -> dotted config key; every flag defaults to None so that only flags the user typed
 # override the config file (and, on --resume, the saved run).
@@ -124,24 +126,19 @@ def _new_config(args: argparse.Namespace) -> cfg.TrainConfig:
     file_layer = cfg.load_yaml(args.config) if args.config else {}
     user = cfg.merge(file_layer, _overrides(args))
     data = user.get("data", {})
-    is_demo = not (data.get("root") or data.get("dir_a") or data.get("dir_b"))
-    layers = [cfg.DEMO_PRESET, user] if is_demo else [user]
+    folders = {}
+    for key, label in (("root", "DATA"), ("dir_a", "--a"), ("dir_b", "--b")):
+        if data.get(key):
+            path = Path(data[key])
+            if not path.is_dir():
+                raise cfg.ConfigError(f"{label} {path}: no such folder")
+            folders[key] = str(path.resolve())  # so --resume works from any directory
+    layers = [user, {"data": folders}] if folders else [cfg.DEMO_PRESET, user]
     config = cfg.build_config(*layers)
     if "name" not in user:
         name = _default_name(user, Path(config.runs_dir))
         config = cfg.build_config(*layers, {"name": name})
-    if config.data.root is not None:
-        root = Path(config.data.root)
-        if not root.is_dir():
-            raise cfg.ConfigError(f"DATA {root}: no such folder")
     return config
-
-
-def _check_folders(config: cfg.TrainConfig) -> None:
-    for key in ("dir_a", "dir_b"):
-        value = getattr(config.data, key)
-        if value is not None and not Path(value).is_dir():
-            raise cfg.ConfigError(f"--{key[-1]} {value}: no such folder")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -156,7 +153,6 @@ def _train(args: argparse.Namespace) -> int:
         config, state = resume_config(run_dir, _overrides(args))
     else:
         config, state, run_dir = _new_config(args), None, None
-        _check_folders(config)
     if args.dry_run:
         print(cfg.dump_yaml(config), end="")
         return 0
@@ -170,6 +166,144 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_translate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "translate",
+        help="translate image files and folders with a trained model",
+        description="Translate images at their own resolution (large ones in blended tiles). "
+        "MODEL is a run folder or its model/ folder. Each output keeps the file's path "
+        "relative to the folder it was found under, its name and its format.",
+    )
+    p.add_argument("model", metavar="MODEL", help="run folder or model folder")
+    p.add_argument(
+        "-i",
+        "--input",
+        dest="inputs",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="image files, folders (searched recursively) or quoted glob patterns",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--direction", choices=("a2b", "b2a"), default="a2b", help="A->B (default) or B->A"
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        metavar="S",
+        help="resize so the shorter side is S (aspect ratio kept) before translating; the "
+        "output has that size (default: each image at its own size)",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=DEFAULT_TILE,
+        metavar="N",
+        help=f"translate images with more than N*N pixels in N x N tiles (default {DEFAULT_TILE}; "
+        "0: never tile)",
+    )
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=DEFAULT_OVERLAP,
+        metavar="PX",
+        help=f"pixels shared by neighbouring tiles, blended (default {DEFAULT_OVERLAP})",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        metavar="N",
+        help="same-size images (or tiles) per batch",
+    )
+    p.add_argument("--side-by-side", action="store_true", help="write input | output")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines"),
+        default="auto",
+        help="progress bar (bar), a few plain lines (lines), or bar on a terminal",
+    )
+    p.set_defaults(func=_translate)
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from .inference import Translator, resolve_device
+    from .translate_files import TranslateError, plan_jobs, translate_files
+
+    for name, value, low in (
+        ("--size", args.size, 1),
+        ("--tile", args.tile, 0),
+        ("--overlap", args.overlap, 0),
+        ("--batch-size", args.batch_size, 1),
+    ):
+        if value is not None and value < low:
+            raise TranslateError(f"{name} {value}: must be at least {low}")
+    if args.tile and 2 * args.overlap > args.tile:
+        raise TranslateError(
+            f"--overlap {args.overlap}: must be at most half of --tile {args.tile}"
+        )
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise TranslateError(f"--device {exc}") from None
+    jobs = plan_jobs(args.inputs, args.output, overwrite=args.overwrite)
+    translator = Translator.load(args.model, device, args.tile, args.overlap, args.batch_size)
+    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
+    report = translate_files(
+        translator,
+        jobs,
+        direction=args.direction,
+        size=args.size,
+        batch_size=args.batch_size,
+        side_by_side=args.side_by_side,
+        progress=progress,
+    )
+    if report.failed:
+        print(
+            f"error: {len(report.failed)} of {len(jobs)} images could not be translated "
+            f"(named above); {len(report.written)} written to {args.output}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"done: {len(report.written)} images in {args.output}")
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export one generator to ONNX or torch.export (.pt2)",
+        description="Export the generator of one direction. The file maps (N, C, H, W) in "
+        "[-1, 1] to (N, C', H, W) in [-1, 1] with dynamic N, H and W (H and W multiples of 4 "
+        "for the ResNet generators).",
+    )
+    p.add_argument("model", metavar="MODEL", help="run folder or model folder")
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("onnx", "pt2"),
+        default="onnx",
+        help="onnx (needs the export extra) or pt2 (torch.export); default onnx",
+    )
+    p.add_argument(
+        "--direction", choices=("a2b", "b2a"), default="a2b", help="A->B (default) or B->A"
+    )
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_model
+
+    result = export_model(args.model, args.fmt, args.output, args.direction, args.overwrite)
+    print(f"done: {result.path} (max abs difference from PyTorch {result.max_abs_error:.2e})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unpaired", description="Unpaired image-to-image translation (CycleGAN)."
@@ -177,16 +311,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"unpaired {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_translate(sub)
+    _add_export(sub)
     return parser
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from .data.folders import DataError
     from .data.images import ImageReadError
+    from .export import ExportError
     from .pretrained import ModelLoadError
     from .training.checkpoint import CheckpointError
+    from .translate_files import TranslateError
 
-    return (cfg.ConfigError, DataError, ImageReadError, ModelLoadError, CheckpointError)
+    return (
+        cfg.ConfigError,
+        DataError,
+        ImageReadError,
+        ModelLoadError,
+        CheckpointError,
+        TranslateError,
+        ExportError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,319 @@
+"""Translate image files and folders into an output folder (``unpaired translate``).
+
+Two steps, so that every check happens before anything is written:
+
+1. :func:`plan_jobs` expands files, folders (recursively) and glob patterns into
+   ``(source, output)`` pairs. The output keeps each file's path relative to the folder it was
+   found under (the folder given, or the fixed leading part of a glob) and its name, so
+   ``photos/2024/a.jpg`` found under ``photos`` goes to ``OUT/2024/a.jpg``, still a JPEG. It
+   refuses (:class:`TranslateError`) an output that would write over an input, an output
+   folder inside an input folder, two inputs with the same output, and existing output files
+   unless ``overwrite``.
+2. :func:`translate_files` reads, translates in batches of same-size images, and writes each
+   result atomically (temporary file, then rename). An unreadable file is reported and
+   skipped; the others are still translated.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import secrets
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .data.images import (
+    IMAGE_EXTENSIONS,
+    ImageReadError,
+    image_size,
+    is_16bit,
+    list_images,
+    read_image,
+    write_image,
+)
+from .data.transforms import resize
+from .inference import Translator, short_side_size
+
+__all__ = ["Job", "TranslateError", "TranslateReport", "plan_jobs", "translate_files"]
+
+_SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
+_GLOB_CHARS = frozenset("*?[")
+
+
+class TranslateError(ValueError):
+    """A translate option or path that cannot work; the message names it."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to translate: read ``source``, write ``output``."""
+
+    source: Path
+    output: Path
+
+
+@dataclass
+class TranslateReport:
+    """What :func:`translate_files` did: files written, and ``(file, reason)`` failures."""
+
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _glob_base(pattern: str) -> Path:
+    """The leading folders of a glob pattern that hold no wildcard."""
+    parts: list[str] = []
+    for part in Path(pattern).parts:
+        if _GLOB_CHARS & set(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
+def _expand(spec: str) -> tuple[list[tuple[Path, Path]], Path | None]:
+    """``(file, path relative to its folder)`` pairs for one --input, and the folder that is
+    searched recursively (a folder input, or the fixed part of a ``**`` pattern), if any."""
+    path = Path(spec)
+    if path.is_dir():
+        return [(f, f.relative_to(path)) for f in list_images(path)], path
+    if path.is_file():
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            known = ", ".join(sorted(IMAGE_EXTENSIONS))
+            raise TranslateError(f"--input {spec}: not an image file extension (use {known})")
+        return [(path, Path(path.name))], None
+    if not _GLOB_CHARS & set(spec):
+        raise TranslateError(f"--input {spec}: no such file or folder")
+    base = _glob_base(spec)
+    # A recursive pattern searches like a folder does: results must stay out of it.
+    folder = base if "**" in spec else None
+    pairs: list[tuple[Path, Path]] = []
+    for match in sorted(glob.glob(spec, recursive=True)):
+        found = Path(match)
+        if found.is_dir():
+            pairs += [(f, f.relative_to(base)) for f in list_images(found)]
+        elif found.suffix.lower() in IMAGE_EXTENSIONS:
+            pairs.append((found, found.relative_to(base)))
+    if not pairs:
+        raise TranslateError(f"--input {spec}: the pattern matches no image files")
+    return pairs, folder
+
+
+def _is_within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def plan_jobs(inputs: Sequence[str], output_dir: str | Path, overwrite: bool = False) -> list[Job]:
+    """Expand ``inputs`` (files, folders, glob patterns) into jobs writing under ``output_dir``.
+
+    Raises:
+        TranslateError: an input does not exist or matches nothing; the output folder is an
+            input folder or inside one; an output would replace an input file; two inputs
+            map to the same output; outputs exist already and ``overwrite`` is false.
+    """
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise TranslateError(f"--output {output_dir}: exists and is not a folder")
+    real_out = os.path.realpath(output_dir)
+    jobs: list[Job] = []
+    seen: dict[str, Path] = {}
+    sources: set[str] = set()
+    for spec in inputs:
+        pairs, folder = _expand(spec)
+        if folder is not None and _is_within(real_out, os.path.realpath(folder)):
+            where = "is" if real_out == os.path.realpath(folder) else "is inside"
+            raise TranslateError(
+                f"--output {output_dir} {where} the input folder {folder}: the results would "
+                "mix with the inputs; choose a folder outside it"
+            )
+        for source, rel in pairs:
+            job = Job(source, output_dir / rel)
+            key = os.path.realpath(job.output)
+            if key in seen:
+                if os.path.realpath(seen[key]) == os.path.realpath(source):
+                    continue  # the same file reached twice (e.g. as a file and in its folder)
+                raise TranslateError(
+                    f"--input: {seen[key]} and {source} would both be written to {job.output}; "
+                    "translate them into different --output folders"
+                )
+            seen[key] = source
+            sources.add(os.path.realpath(source))
+            jobs.append(job)
+    if not jobs:
+        raise TranslateError(f"--input {' '.join(inputs)}: no image files found")
+    for job in jobs:
+        if os.path.realpath(job.output) in sources:
+            raise TranslateError(
+                f"--output {output_dir}: {job.output} would write over the input file "
+                f"{job.output}; choose another output folder"
+            )
+    existing = [job.output for job in jobs if job.output.exists()]
+    if existing and not overwrite:
+        raise TranslateError(
+            f"--output {output_dir}: {len(existing)} output file(s) exist already (first: "
+            f"{existing[0]}); pass --overwrite to replace them"
+        )
+    return jobs
+
+
+class _Progress:
+    """tqdm bar on a terminal; otherwise about 20 plain lines in all."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        self.total, self.done = total, 0
+        self.every = max(1, math.ceil(total / 20))
+        self.bar = None
+        if sys.stderr.isatty() if enabled is None else enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="img", dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.done == self.total or self.done // self.every > (self.done - n) // self.every:
+            print(f"translated {self.done}/{self.total}", file=sys.stderr, flush=True)
+
+    def write(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@dataclass(frozen=True)
+class _Item:
+    job: Job
+    size: tuple[int, int]  # (H, W) the network sees
+    bits: int
+
+
+def temporary_name(path: Path) -> Path:
+    """A hidden, unique name next to ``path`` with the same extension (so writers that pick
+    the format from the extension still work); created with the usual permissions."""
+    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.part{path.suffix}")
+
+
+def _write_atomic(image: torch.Tensor, path: Path, bits: int) -> None:
+    """:func:`write_image` into a temporary file next to ``path``, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        write_image(image, tmp, bits=bits)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _side_by_side(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``(C_in, H, W)`` | ``(C_out, H, W)`` -> one ``(max C, H, 2W)`` image."""
+    channels = max(x.shape[0], y.shape[0])
+    return torch.cat([t.expand(channels, -1, -1) for t in (x, y)], dim=2)
+
+
+def _batches(items: list[_Item], batch_size: int, translator: Translator) -> Iterator[list[_Item]]:
+    """Runs of up to ``batch_size`` items of one size (tiled images alone), in input order
+    within each size."""
+    groups: dict[tuple[int, int], list[_Item]] = {}
+    for item in items:
+        groups.setdefault(item.size, []).append(item)
+    for size, group in groups.items():
+        step = 1 if translator.uses_tiles(*size) else batch_size
+        for i in range(0, len(group), step):
+            yield group[i : i + step]
+
+
+def translate_files(
+    translator: Translator,
+    jobs: Sequence[Job],
+    direction: str = "a2b",
+    size: int | None = None,
+    batch_size: int = 1,
+    side_by_side: bool = False,
+    progress: bool | None = None,
+) -> TranslateReport:
+    """Translate every job's image and write it (see the module docstring).
+
+    Each image keeps its resolution unless ``size`` is given (then the shorter side becomes
+    ``size``, the aspect ratio is kept, and the output has that size). Images of the same size
+    are translated ``batch_size`` at a time. 16-bit grayscale inputs give 16-bit PNG/TIFF
+    outputs when what is written has one channel; otherwise 8 bits (and one warning).
+    ``side_by_side`` writes input | output (gray repeated to 3 channels when the other is
+    color).
+    Failures are printed as ``error:`` lines and listed in the report; nothing raises for one
+    bad file.
+    """
+    c_in, c_out = translator.channels(direction)
+    written_channels = max(c_in, c_out) if side_by_side else c_out
+    report = TranslateReport()
+    bar = _Progress(len(jobs), progress)
+
+    def fail(job: Job, reason: str) -> None:
+        report.failed.append((job.source, reason))
+        bar.write(f"error: {reason}")
+        bar.update(1)
+
+    items: list[_Item] = []
+    warned_bits = False
+    for job in jobs:
+        try:
+            width, height = image_size(job.source)
+            deep = is_16bit(job.source)
+        except (ImageReadError, OSError) as exc:
+            fail(job, str(exc))
+            continue
+        if size is not None:
+            height, width = short_side_size(height, width, size)
+        suffix_ok = job.output.suffix.lower() in _SIXTEEN_BIT_SUFFIXES
+        bits = 16 if deep and written_channels == 1 and suffix_ok else 8
+        if deep and written_channels != 1 and not warned_bits:
+            warned_bits = True
+            warnings.warn(
+                f"{job.source} (and any other 16-bit input) is written with 8 bits: the "
+                f"output has {written_channels} channels and 16-bit color output is not "
+                "supported",
+                stacklevel=2,
+            )
+        items.append(_Item(job, (height, width), bits))
+
+    try:
+        for batch in _batches(items, batch_size, translator):
+            loaded: list[tuple[_Item, torch.Tensor]] = []
+            for item in batch:
+                try:
+                    loaded.append((item, read_image(item.job.source, c_in)))
+                except (ImageReadError, OSError) as exc:
+                    fail(item.job, str(exc))
+            if not loaded:
+                continue
+            # Headers can lie (rare); translate one by one if the decoded sizes differ.
+            same = len({tuple(x.shape) for _, x in loaded}) == 1
+            groups = [loaded] if same else [[pair] for pair in loaded]
+            for group in groups:
+                x = torch.stack([image for _, image in group])
+                if size is not None:
+                    x = resize(x, *short_side_size(x.shape[-2], x.shape[-1], size))
+                y = translator.translate_unit(x, direction)
+                for (item, _), xi, yi in zip(group, x, y, strict=True):
+                    result = _side_by_side(xi, yi) if side_by_side else yi
+                    try:
+                        _write_atomic(result, item.job.output, item.bits)
+                    except OSError as exc:
+                        fail(item.job, f"cannot write '{item.job.output}': {exc}")
+                        continue
+                    report.written.append(item.job.output)
+                    bar.update(1)
+    finally:
+        bar.close()
+    return report
