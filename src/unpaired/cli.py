@@ -37,6 +37,7 @@ FLAG_KEYS = {
     "log_every": "log_every",
     "sample_every": "sample_every",
     "checkpoint_every": "checkpoint_every",
+    "precision": "precision",
 }
 
 
@@ -81,6 +82,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int, help="steps between metrics.jsonl lines")
     p.add_argument("--sample-every", type=int, help="steps between sample grids")
     p.add_argument("--checkpoint-every", type=int, help="epochs between kept checkpoints")
+    p.add_argument("--precision", help="fp32 (default) | bf16 | fp16 autocast")
     p.add_argument(
         "--progress",
         choices=("auto", "bar", "lines"),

@@ -107,6 +107,9 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 5
     latest_every: int = 1000
+    precision: str = "fp32"
+    channels_last: bool = False
+    fused_passes: bool = True
     data: DataConfig = field(default_factory=DataConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -353,6 +356,7 @@ def _check_names(config: TrainConfig) -> None:
 
     cg = config.cyclegan
     _check_choice("model", config.model, ["cyclegan"])
+    _check_choice("precision", config.precision, ["fp32", "bf16", "fp16"])
     _check_choice("data.preprocess", config.data.preprocess, PREPROCESS_MODES)
     _check_choice("cyclegan.generator", cg.generator, GENERATORS.names())
     _check_choice("cyclegan.discriminator", cg.discriminator, DISCRIMINATORS.names())

@@ -29,7 +29,7 @@ from ..report import write_report
 from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .samples import write_samples
 from .schedules import build_scheduler, step_scheduler
-from .steps import CycleGANWeights, cyclegan_step
+from .steps import CycleGANWeights, GradScalers, StepOptions, cyclegan_step
 from .tracking import JsonlLogger, Progress, truncate_after
 
 LOSS_KEYS = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
@@ -187,6 +187,8 @@ class Run:
             cg.init_type,
             cg.init_gain,
         ).to(self.device)
+        if config.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         opt = config.optim
         betas = (opt.beta1, opt.beta2)
         g_params = itertools.chain(self.model.g_ab.parameters(), self.model.g_ba.parameters())
@@ -203,6 +205,15 @@ class Run:
         self.pool_b = ImagePool(cg.pool_size, seed=config.seed * 2 + 2)
         self.weights = CycleGANWeights(
             cg.gan_mode, cg.lambda_a, cg.lambda_b, cg.lambda_identity, cg.lambda_gp
+        )
+        self.options = StepOptions(
+            fused=config.fused_passes and cg.norm != "batch",  # batch norm mixes the samples
+            precision=config.precision,
+            channels_last=config.channels_last,
+        )
+        fp16 = config.precision == "fp16"
+        self.scalers = GradScalers(
+            *(torch.amp.GradScaler(self.device.type) if fp16 else None for _ in range(2))
         )
         self.pos = Position()
         # Running sums stay tensors (float64) until logged, so no step waits for a .item().
@@ -222,6 +233,7 @@ class Run:
             "optimizers": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
             "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
             "pools": {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()},
+            "scalers": {k: s.state_dict() for k, s in vars(self.scalers).items() if s},
             "rng": rng_state(),
             "log": {
                 "sums": {k: v.cpu() for k, v in self.log_sums.items()},
@@ -239,6 +251,8 @@ class Run:
         self.sched_d.load_state_dict(state["schedulers"]["d"])
         self.pool_a.load_state_dict(state["pools"]["a"], self.device)
         self.pool_b.load_state_dict(state["pools"]["b"], self.device)
+        for key, scaler_state in state["scalers"].items():
+            getattr(self.scalers, key).load_state_dict(scaler_state)
         self.pos = Position(**state["position"])
         self.log_sums = {k: v.to(self.device) for k, v in state["log"]["sums"].items()}
         self.log_count = state["log"]["count"]
@@ -341,6 +355,8 @@ class Run:
                     self.pool_a,
                     self.pool_b,
                     self.weights,
+                    self.options,
+                    self.scalers,
                 )
                 self.pos.step += 1
                 self.pos.batch += 1
