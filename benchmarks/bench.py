@@ -148,6 +148,8 @@ def _official(args: argparse.Namespace):
         eval=False,
     )
     model = CycleGANModel(opt)
+    for name in model.model_names:  # its init_net does not always place the nets on our device
+        getattr(model, "net" + name).to(args.device)
     shape = (args.batch, 3, args.size, args.size)
     data = {
         "A": torch.rand(shape) * 2 - 1,
