@@ -178,6 +178,7 @@ def test_crash_during_checkpoint_write_keeps_previous(tmp_path: Path, monkeypatc
     state = checkpoint.load_checkpoint(path)
     assert state["position"]["step"] == 1 and torch.equal(state["w"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temporary left behind
+    assert path.stat().st_mode & 0o777 == 0o666 & ~checkpoint._umask()
 
 
 def test_truncated_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:
