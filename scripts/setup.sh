@@ -10,4 +10,4 @@ fi
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   .venv/bin/pip install --quiet "torch==2.13.0"
 fi
-.venv/bin/pip install --quiet -e ".[dev,export]"
+.venv/bin/pip install --quiet -e ".[dev,export,metrics]"

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from unpaired.report import merge_steps, read_metrics, svg_line_chart, write_report
+from unpaired.report import (
+    merge_steps,
+    read_metrics,
+    render_report,
+    svg_line_chart,
+    write_report,
+)
 
 LOSS_KEYS = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 SECTIONS = ("Samples", "Losses", "Metrics", "Configuration")
@@ -184,3 +190,32 @@ def test_svg_line_chart() -> None:
     for points in re.findall(r'points="([^"]*)"', svg):
         assert len(points.split()) <= 1000
     assert "no data yet" in svg_line_chart({}, "Nothing")
+
+
+def test_summary_evaluation_and_all_sections(tmp_path: Path) -> None:
+    """A real (tiny) run with evaluation during training, then ``unpaired evaluate``: the
+    report has a summary with the hardware, metric curves and the final evaluation table."""
+    from unpaired import cli
+
+    from conftest import TINY, make_images
+
+    data = tmp_path / "data"
+    for sub, n, seed in (("trainA", 4, 1), ("trainB", 5, 2), ("testA", 2, 3), ("testB", 2, 4)):
+        make_images(data / sub, n, seed=seed)
+    runs = tmp_path / "runs"
+    argv = ["train", str(data), "--runs-dir", str(runs), "--max-steps", "4", *TINY]
+    argv += ["--eval-every", "2", "--set", "eval_features=tiny"]
+    assert cli.main(argv) == 0
+    run = runs / "data"
+    assert cli.main(["evaluate", str(run), "--features", "tiny", "--metrics", "fid,l1_cycle"]) == 0
+    page = write_report(run).read_text(encoding="utf-8")
+    for heading in ("Summary",) + SECTIONS + ("Evaluation",):
+        assert f">{heading}</h2>" in page or f">{heading}<label" in page, heading
+    assert str(data) in page and "resnet_6blocks (ngf 4)" in page  # config highlights
+    assert "torch 2." in page and "cores" in page  # hardware from the start event
+    assert "every 2 steps" in page and "Best model" in page
+    assert "FID (lower is better)" in page and "fid_a2b" in page  # the curve of eval records
+    evaluation = page.split('id="evaluation"')[1].split("</section>")[0]
+    assert "eval/step_000004.json" in evaluation and "l1_cycle" in evaluation
+    assert "A → B" in evaluation and "B → A" in evaluation
+    assert "No evaluation yet" in render_report(tmp_path / "nothing")

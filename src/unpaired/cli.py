@@ -1,4 +1,5 @@
-"""Command line: ``unpaired train | translate | export``, thin wrappers over library functions.
+"""Command line: ``unpaired train | translate | export | evaluate``, thin wrappers over the
+library functions.
 
 User mistakes (bad options, missing folders, unreadable files) end with one ``error:`` line and
 exit status 2; an interrupted training run exits with 130 after saying how to resume;
@@ -38,6 +39,10 @@ FLAG_KEYS = {
     "sample_every": "sample_every",
     "checkpoint_every": "checkpoint_every",
     "precision": "precision",
+    "eval_every": "eval_every",
+    "keep_best": "keep_best",
+    "tensorboard": "tensorboard",
+    "wandb": "wandb",
 }
 
 
@@ -88,6 +93,28 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         choices=("auto", "bar", "lines"),
         default="auto",
         help="progress bar (bar), periodic log lines (lines), or bar on a terminal",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="N",
+        help="FID/KID on the test images every N steps, into metrics.jsonl (metrics extra)",
+    )
+    p.add_argument(
+        "--keep-best",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the model with the lowest mean FID in model_best/ (default: on with "
+        "--eval-every)",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action="store_const",
+        const=True,
+        help="also log to TensorBoard in <run>/tensorboard (tensorboard extra)",
+    )
+    p.add_argument(
+        "--wandb", action="store_const", const=True, help="also log to W&B (wandb extra)"
     )
     p.set_defaults(func=_train)
 
@@ -306,6 +333,98 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="measure translation quality: FID, KID, cycle error (and the demo's truth scores)",
+        description="Translate the test images of each source domain and compare them with the "
+        "real test images of the target domain (FID, KID; needs the metrics extra), and with "
+        "the inputs after the round trip (l1_cycle, psnr_cycle). MODEL is a run folder or its "
+        "model/ folder; DATA a folder with testA/ and testB/ (default: the run's own data). "
+        "Prints a table and writes <run>/eval/step_XXXXXX.json.",
+    )
+    p.add_argument("model", nargs="?", metavar="MODEL", help="run folder or model folder")
+    p.add_argument("data", nargs="?", metavar="DATA", help="folder with testA/ and testB/")
+    p.add_argument(
+        "--identity",
+        action="store_true",
+        help="score the identity baseline (output = input) instead of a model; the only "
+        "positional argument is then DATA",
+    )
+    p.add_argument("--direction", choices=("a2b", "b2a", "both"), default="both")
+    p.add_argument(
+        "--metrics",
+        metavar="LIST",
+        help="comma-separated: fid, kid, l1_cycle, psnr_cycle, demo (default: all that apply)",
+    )
+    p.add_argument("--num-images", type=int, metavar="N", help="first N test images per domain")
+    p.add_argument(
+        "--size",
+        type=int,
+        metavar="S",
+        help="images are resized so the shorter side is S and center-cropped to S x S "
+        "(default: the model's training crop size)",
+    )
+    p.add_argument(
+        "--inception",
+        metavar="FILE",
+        help="another TorchScript Inception file ((N, 3, 299, 299) in [-1, 1) -> (N, 2048))",
+    )
+    p.add_argument(
+        "--features",
+        default="inception",
+        help="feature network for FID/KID: inception (default) or tiny (a stand-in for smoke "
+        "tests; its numbers mean nothing perceptually)",
+    )
+    p.add_argument("--batch-size", type=int, default=16, metavar="N")
+    p.add_argument("--output", metavar="FILE", help="write the JSON here instead")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .metrics import EvalError, evaluate, format_table
+
+    model, data = args.model, args.data
+    if args.identity:
+        if data is not None:
+            raise EvalError("--identity: give only DATA (a folder with testA/ and testB/)")
+        model, data = None, model
+        if data is None:
+            raise EvalError("--identity: give DATA (a folder with testA/ and testB/)")
+    elif model is None:
+        raise EvalError("MODEL: give a run folder or model folder (or --identity DATA)")
+    metrics = None
+    if args.metrics:
+        metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    directions = ("a2b", "b2a") if args.direction == "both" else (args.direction,)
+    result = evaluate(
+        model,
+        data,
+        directions=directions,
+        metrics=metrics,
+        num_images=args.num_images,
+        device=args.device,
+        features=args.inception or args.features,
+        size=args.size,
+        batch_size=args.batch_size,
+        output=args.output,
+    )
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    info = result.info
+    images = info["images"]
+    print(
+        f"{info['model']} (step {info['step']}) on {info['data']}: {images['A']} A and "
+        f"{images['B']} B test images at {info['size']}x{info['size']}, "
+        f"features {info['features']}, {info['seconds']} s"
+    )
+    print(format_table(result))
+    if result.path is not None:
+        print(f"done: {result.path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unpaired", description="Unpaired image-to-image translation (CycleGAN)."
@@ -315,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_translate(sub)
     _add_export(sub)
+    _add_evaluate(sub)
     return parser
 
 
@@ -322,6 +442,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .data.folders import DataError
     from .data.images import ImageReadError
     from .export import ExportError
+    from .metrics.errors import EvalError
     from .pretrained import ModelLoadError
     from .training.checkpoint import CheckpointError
     from .translate_files import TranslateError
@@ -334,6 +455,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         CheckpointError,
         TranslateError,
         ExportError,
+        EvalError,
     )
 
 

@@ -110,6 +110,17 @@ class TrainConfig:
     precision: str = "fp32"
     channels_last: bool = False
     fused_passes: bool = True
+    # Evaluation during training (FID/KID on the test images, see unpaired.metrics): every
+    # eval_every steps (None: off), on the first eval_images test images per domain (None:
+    # all), with the feature network eval_features (inception, tiny = a stand-in, or a
+    # TorchScript file); keep_best keeps model_best/ by mean FID (None: on when eval is on).
+    eval_every: int | None = None
+    eval_images: int | None = None
+    eval_features: str = "inception"
+    keep_best: bool | None = None
+    # Extra loggers next to metrics.jsonl (extras: tensorboard, wandb).
+    tensorboard: bool = False
+    wandb: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -127,6 +138,12 @@ RESUMABLE_KEYS = frozenset(
         "checkpoint_every",
         "latest_every",
         "device",
+        "eval_every",
+        "eval_images",
+        "eval_features",
+        "keep_best",
+        "tensorboard",
+        "wandb",
     }
 )
 
@@ -299,6 +316,10 @@ def validate(config: TrainConfig) -> None:
     for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "latest_every"):
         _positive(name, getattr(config, name))
     _positive("max_steps", config.max_steps, allow_none=True)
+    _positive("eval_every", config.eval_every, allow_none=True)
+    _positive("eval_images", config.eval_images, allow_none=True)
+    if config.keep_best and config.eval_every is None:
+        raise ConfigError("option keep_best: needs eval_every (the best model is picked by FID)")
     _positive("data.max_images", data.max_images, allow_none=True)
     _positive("data.image_size", data.image_size)
     _positive("data.load_size", data.load_size)

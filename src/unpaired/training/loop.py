@@ -2,7 +2,9 @@
 
 The run folder ``<runs_dir>/<name>/`` receives ``config.yaml``, ``metrics.jsonl``,
 ``samples/step_XXXXXX.png``, ``checkpoints/latest.pt`` (+ ``epoch_XXXX.pt`` every
-``checkpoint_every`` epochs), ``model/`` (config.json + model.safetensors) and ``report.html``.
+``checkpoint_every`` epochs), ``model/`` (config.json + model.safetensors) and ``report.html``;
+with ``eval_every``, FID/KID records in ``metrics.jsonl`` and ``model_best/`` (see
+:mod:`unpaired.metrics.during_training`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkp
 from .samples import write_samples
 from .schedules import build_scheduler, step_scheduler
 from .steps import CycleGANWeights, GradScalers, StepOptions, cyclegan_step
-from .tracking import JsonlLogger, Progress, truncate_after
+from .tracking import (
+    JsonlLogger,
+    Progress,
+    check_trackers,
+    hardware_info,
+    open_trackers,
+    truncate_after,
+)
 
 LOSS_KEYS = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 
@@ -115,6 +124,31 @@ def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
     )
     samples = (fixed_images(sample_a, data.num_samples), fixed_images(sample_b, data.num_samples))
     return dataset, sampler, samples
+
+
+def build_evaluator(config: cfg.TrainConfig):
+    """The evaluator of ``eval_every`` (None when off): feature network and test images are
+    loaded here, so a missing metrics extra fails before anything is written."""
+    if config.eval_every is None:
+        return None
+    from ..metrics.during_training import TrainingEvaluator
+    from ..metrics.eval_data import is_demo_root, load_eval_data
+    from ..metrics.features import build_features
+
+    device = resolve_device(config.device)
+    extractor = build_features(config.eval_features, device)
+    train_a, train_b, test_a, test_b = data_dirs(config)
+    root = test_a.parent if test_a is not None else None
+    data = load_eval_data(
+        test_a or train_a,
+        test_b or train_b,
+        (config.data.channels_a, config.data.channels_b),
+        config.data.image_size,
+        config.eval_images,
+        root if is_demo_root(root) else None,
+    )
+    keep_best = config.keep_best if config.keep_best is not None else True
+    return TrainingEvaluator(data, extractor, device, keep_best=keep_best)
 
 
 def model_info(config: cfg.TrainConfig) -> dict[str, Any]:
@@ -222,6 +256,7 @@ class Run:
         self.epoch_loss = torch.zeros((), dtype=torch.float64)  # drives the plateau policy
         self.epoch_steps = 0
         self.interval_start = time.perf_counter()
+        self.evaluator = None  # a TrainingEvaluator with eval_every (see build_evaluator)
 
     # --- checkpoints ------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -269,6 +304,15 @@ class Run:
             save_checkpoint(ckpt_dir / f"epoch_{self.pos.epoch:04d}.pt", state)
         info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
         save_pretrained(self.run_dir / "model", self.model, info)
+
+    def evaluate(self, logger: JsonlLogger, progress: Progress) -> None:
+        """FID/KID of the current generators into metrics.jsonl (leaves every RNG as it was)."""
+        from ..metrics.during_training import format_record
+
+        info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
+        record = self.evaluator(self.model, self.pos.step, info)
+        logger.log(record)
+        progress.write(format_record(record))
 
     def write_samples(self) -> Path:
         path = self.run_dir / "samples" / f"step_{self.pos.step:06d}.png"
@@ -363,6 +407,8 @@ class Run:
                 self.accumulate(out)
                 if self.pos.step % c.log_every == 0:
                     self.log(logger, progress)
+                if self.evaluator is not None and self.pos.step % c.eval_every == 0:
+                    self.evaluate(logger, progress)
                 if self.pos.step % c.sample_every == 0:
                     self.write_samples()
                     write_report(self.run_dir)
@@ -402,8 +448,13 @@ def train(
     ``resume`` is a loaded checkpoint (see :func:`resume_config`), and ``run_dir`` its folder.
     Raises :class:`TrainingInterrupted` after a signal, once the checkpoint is safely written.
     """
+    check_trackers(config.tensorboard, config.wandb)
+    evaluator = build_evaluator(config)
     run_dir = Path(run_dir) if run_dir is not None else prepare_run_dir(config)
     run = Run(config, run_dir)
+    if evaluator is not None:
+        evaluator.run_dir = run_dir
+        run.evaluator = evaluator
     metrics_path = run_dir / "metrics.jsonl"
     if resume is not None:
         try:
@@ -417,10 +468,19 @@ def train(
         truncate_after(metrics_path, run.pos.step)
     else:
         (run_dir / "config.yaml").write_text(cfg.dump_yaml(config))
-    logger = JsonlLogger(metrics_path)
+    trackers = open_trackers(
+        run_dir, str(config.name), cfg.to_dict(config), config.tensorboard, config.wandb
+    )
+    logger = JsonlLogger(metrics_path, also=trackers)
     event = "resume" if resume is not None else "start"
     logger.log(
-        {"event": event, "step": run.pos.step, "time": time.time(), "device": str(run.device)}
+        {
+            "event": event,
+            "step": run.pos.step,
+            "time": time.time(),
+            "device": str(run.device),
+            "hardware": hardware_info(run.device),
+        }
     )
     bar = Progress(run.total_steps(), run.pos.step, progress)
     try:
@@ -430,6 +490,8 @@ def train(
         bar.close()
     if run.log_count and not stopped:
         run.log(logger, bar)
+    if run.evaluator is not None and not stopped and run.evaluator.last_step != run.pos.step:
+        run.evaluate(logger, bar)  # the final model is always scored
     run.save()
     run.write_samples()
     write_report(run_dir)

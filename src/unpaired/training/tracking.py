@@ -1,30 +1,171 @@
-"""Run logging: one JSON object per line in ``metrics.jsonl`` (always), plain text or tqdm."""
+"""Run logging: one JSON object per line in ``metrics.jsonl`` (always), plain text or tqdm;
+TensorBoard and W&B adapters (``--tensorboard``, ``--wandb``) whose packages are imported only
+when asked for; the hardware a run ran on.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
+import platform
 import sys
 import time
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
+
+
+class Tracker(Protocol):
+    """Anything that takes the records of ``metrics.jsonl`` (``{"step": 10, "G_A": 0.3, ...}``
+    or events ``{"event": "start", ...}``)."""
+
+    def log(self, record: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class JsonlLogger:
-    """Appends records to ``metrics.jsonl``; each write is flushed so a kill loses nothing."""
+    """Appends records to ``metrics.jsonl``; each write is flushed so a kill loses nothing.
 
-    def __init__(self, path: Path) -> None:
+    ``also``: more trackers (TensorBoard, W&B) that receive every record too.
+    """
+
+    def __init__(self, path: Path, also: Sequence[Tracker] = ()) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept for the run
+        self.also = list(also)
 
     def log(self, record: dict[str, Any]) -> None:
         self._fh.write(json.dumps(record, allow_nan=True) + "\n")
         self._fh.flush()
+        for tracker in self.also:
+            tracker.log(record)
 
     def close(self) -> None:
         self._fh.close()
+        for tracker in self.also:
+            tracker.close()
+
+
+def _scalars(record: dict[str, Any]) -> dict[str, float]:
+    """The plottable values of a step record (events and wall-clock fields left out)."""
+    if "event" in record or not isinstance(record.get("step"), int):
+        return {}
+    return {
+        k: float(v)
+        for k, v in record.items()
+        if k not in ("step", "time") and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+class TensorBoardTracker:
+    """Scalars into ``log_dir`` (``tensorboard --logdir runs/``): one tag per metric key."""
+
+    def __init__(self, log_dir: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # the tensorboard extra
+
+        self.writer = SummaryWriter(log_dir=str(log_dir))
+
+    def log(self, record: dict[str, Any]) -> None:
+        for key, value in _scalars(record).items():
+            self.writer.add_scalar(key, value, record["step"])
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class WandbTracker:
+    """Scalars to Weights & Biases; a resumed run continues the same W&B run (its id is kept
+    in ``<run>/wandb_id``). Project: ``$WANDB_PROJECT`` or ``unpaired``."""
+
+    def __init__(self, run_dir: Path, name: str, config: dict[str, Any]) -> None:
+        import wandb  # the wandb extra
+
+        id_file = run_dir / "wandb_id"
+        if id_file.is_file():
+            run_id = id_file.read_text().strip()
+        else:
+            run_id = uuid.uuid4().hex[:16]
+            id_file.write_text(run_id + "\n")
+        self.run = wandb.init(
+            project=os.environ.get("WANDB_PROJECT", "unpaired"),
+            name=name,
+            id=run_id,
+            resume="allow",
+            dir=str(run_dir),
+            config=config,
+        )
+
+    def log(self, record: dict[str, Any]) -> None:
+        values = _scalars(record)
+        if values:
+            self.run.log(values, step=record["step"])
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+# option -> (module that must be importable, extra that installs it)
+_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "wandb": ("wandb", "wandb")}
+
+
+def check_trackers(tensorboard: bool, wandb: bool) -> None:
+    """Raise a one-line ConfigError naming the extra when an asked-for logger is missing."""
+    from ..config import ConfigError
+
+    for option, wanted in (("tensorboard", tensorboard), ("wandb", wandb)):
+        module, extra = _EXTRAS[option]
+        if wanted and importlib.util.find_spec(module) is None:
+            raise ConfigError(
+                f"option {option}: the {module} package is not installed: "
+                f"pip install 'unpaired[{extra}]'"
+            )
+
+
+def open_trackers(
+    run_dir: Path, name: str, config: dict[str, Any], tensorboard: bool, wandb: bool
+) -> list[Tracker]:
+    """The extra trackers asked for (call :func:`check_trackers` first)."""
+    trackers: list[Tracker] = []
+    if tensorboard:
+        trackers.append(TensorBoardTracker(run_dir / "tensorboard"))
+    if wandb:
+        trackers.append(WandbTracker(run_dir, name, config))
+    return trackers
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware_info(device: Any) -> dict[str, Any]:
+    """What a run ran on: CPU model and cores, GPU name, torch and Python versions."""
+    import torch
+
+    info: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "gpu": None,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+    if getattr(device, "type", str(device)) == "cuda" and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
 
 
 def truncate_after(path: Path, step: int) -> None:

@@ -1,0 +1,208 @@
+"""``unpaired evaluate``: score a trained model (or the identity baseline) on test images.
+
+The model translates the test images of each source domain; FID and KID compare those
+translations with the real test images of the target domain, and the cycle metrics compare
+F(G(x)) with x. On the demo domains the ground-truth scores are added. The numbers go to a
+table on stdout and, for a run folder, to ``<run>/eval/step_XXXXXX.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..data.images import image_size, list_images
+from .core import DIRECTION_DOMAINS, TranslateFn, check_metrics, identity_translate, score
+from .errors import EvalError
+from .eval_data import EvalData, is_demo_root, load_eval_data
+from .features import INCEPTION_SIZE, FeatureExtractor, build_features
+from .scores import DEFAULT_METRICS, METRICS
+
+__all__ = ["EvalResult", "evaluate", "format_table"]
+
+PROTOCOL = (
+    f"8-bit images, bicubic antialiased resize to {INCEPTION_SIZE}x{INCEPTION_SIZE}, "
+    "v/128-1, float64 statistics; KID: cubic kernel, 100 subsets of min(1000, n)"
+)
+
+
+@dataclass
+class EvalResult:
+    """The scores (``{"fid_a2b": ...}``), what they were computed on, and the JSON file."""
+
+    scores: dict[str, float]
+    info: dict[str, Any]
+    directions: list[str]
+    path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _model_folders(path: Path) -> tuple[Path, Path | None]:
+    """(model folder, run folder or None) for a run folder or a model folder."""
+    if (path / "model" / "config.json").is_file():
+        return path / "model", path
+    if (path / "config.json").is_file():
+        run = path.parent if (path.parent / "config.yaml").is_file() else None
+        return path, run
+    raise EvalError(f"MODEL {path}: no model here (expected config.json in it or in model/)")
+
+
+def _data_dirs(data: Path | None, run_dir: Path | None) -> tuple[Path, Path, Path | None, str]:
+    """(dir A, dir B, demo root or None, note) of the images to evaluate on."""
+    if data is not None:
+        if not data.is_dir():
+            raise EvalError(f"DATA {data}: no such folder")
+        if not ((data / "testA").is_dir() and (data / "testB").is_dir()):
+            raise EvalError(f"DATA {data}: has no testA/ and testB/ folders")
+        return data / "testA", data / "testB", data if is_demo_root(data) else None, ""
+    if run_dir is None:
+        raise EvalError("DATA: give a folder with testA/ and testB/ (MODEL is not a run folder)")
+    from .. import config as cfg
+    from ..training.loop import data_dirs
+
+    try:
+        saved = cfg.load_yaml(run_dir / "config.yaml")
+        config = cfg.build_config(saved, {"runs_dir": str(run_dir.parent)})
+    except cfg.ConfigError as exc:
+        raise EvalError(f"{run_dir / 'config.yaml'}: {exc}") from None
+    train_a, train_b, test_a, test_b = data_dirs(config)
+    if test_a is not None and test_b is not None:
+        return test_a, test_b, test_a.parent if is_demo_root(test_a.parent) else None, ""
+    note = f"no testA/ and testB/ in the run's data: evaluating on {train_a} and {train_b}"
+    return train_a, train_b, None, note
+
+
+def _json_path(run_dir: Path, step: Any) -> Path:
+    stem = f"step_{int(step):06d}" if isinstance(step, int) else "step_unknown"
+    path, n = run_dir / "eval" / f"{stem}.json", 1
+    while path.exists():  # never overwrite an earlier evaluation
+        n += 1
+        path = run_dir / "eval" / f"{stem}-{n}.json"
+    return path
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    from ..training.checkpoint import atomic_write
+
+    text = json.dumps(record, indent=2) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda p: p.write_text(text))
+
+
+def evaluate(
+    model: str | Path | None,
+    data: str | Path | None = None,
+    *,
+    directions: tuple[str, ...] = ("a2b", "b2a"),
+    metrics: tuple[str, ...] | None = None,
+    num_images: int | None = None,
+    device: str = "auto",
+    features: str | FeatureExtractor = "inception",
+    size: int | None = None,
+    batch_size: int = 16,
+    output: str | Path | None = None,
+) -> EvalResult:
+    """Evaluate ``model`` (a run or model folder; None: the identity baseline) on ``data``
+    (a folder with testA/ and testB/; None: the run's own data).
+
+    ``metrics`` defaults to fid, kid, l1_cycle, psnr_cycle (the identity: fid, kid), plus
+    ``demo`` on the demo data. ``features`` is a registered feature network, a TorchScript
+    file or an extractor object. Raises :class:`EvalError` for user mistakes.
+    """
+    from ..inference import Translator, resolve_device
+    from ..pretrained import ModelLoadError
+
+    start = time.perf_counter()
+    limits = {"--num-images": (num_images, 2), "--size": (size, 8), "--batch-size": (batch_size, 1)}
+    for name, (value, low) in limits.items():
+        if value is not None and value < low:
+            raise EvalError(f"{name} {value}: must be at least {low}")
+    for direction in directions:
+        if direction not in DIRECTION_DOMAINS:
+            raise EvalError(f"--direction {direction}: use a2b, b2a or both")
+    if output is not None and Path(output).exists():
+        raise EvalError(f"--output {output}: exists; not overwriting it")
+    try:
+        torch_device = resolve_device(device)
+    except ValueError as exc:
+        raise EvalError(f"--device {exc}") from None
+
+    run_dir, info_model, step = None, {}, None
+    if model is not None:
+        model_dir, run_dir = _model_folders(Path(model))
+        try:
+            translator = Translator.load(model_dir, torch_device, tile=0)
+        except ModelLoadError as exc:
+            raise EvalError(str(exc)) from None
+        info_model = translator.config
+        step = info_model.get("step")
+        translate: TranslateFn = translator.translate_unit
+        channels = (int(info_model["channels_a"]), int(info_model["channels_b"]))
+    else:
+        channels = (3, 3)
+        translate = identity_translate(*channels)
+    dir_a, dir_b, demo_root, note = _data_dirs(Path(data) if data else None, run_dir)
+    if size is None:
+        size = (info_model.get("preprocess") or {}).get("image_size")
+    if size is None:  # the identity: the first image's shorter side
+        first = list_images(dir_a)[:1]
+        size = min(image_size(first[0])) if first else 256
+    if metrics is None:
+        base = DEFAULT_METRICS if model is not None else ("fid", "kid")
+        metrics = (*base, "demo") if demo_root is not None else base
+    names = check_metrics(metrics, demo_root is not None)
+    extractor = None
+    if any(METRICS.get(n).needs_features for n in names):
+        extractor = (
+            build_features(features, torch_device) if isinstance(features, str) else features
+        )
+    eval_data: EvalData = load_eval_data(dir_a, dir_b, channels, size, num_images, demo_root)
+    scores = score(translate, eval_data, directions, names, extractor, batch_size=batch_size)
+    info = {
+        "model": str(model) if model is not None else "identity",
+        "step": step,
+        "data": eval_data.source,
+        "size": size,
+        "images": {"A": int(eval_data.a.shape[0]), "B": int(eval_data.b.shape[0])},
+        "features": extractor.name if extractor is not None else None,
+        "protocol": PROTOCOL,
+        "directions": list(directions),
+        "metrics": scores,
+        "device": str(torch_device),
+        "seconds": round(time.perf_counter() - start, 1),
+        "time": time.time(),
+    }
+    path = Path(output) if output is not None else None
+    if path is None and run_dir is not None:
+        path = _json_path(run_dir, step)
+    if path is not None:
+        _write_json(path, info)
+    return EvalResult(scores, info, list(directions), path, [note] if note else [])
+
+
+def _fmt(value: float) -> str:
+    if value != value:  # NaN
+        return "nan"
+    if abs(value) < 1e-12:  # 0, or round-off around it (e.g. the std of identical subsets)
+        return "0"
+    if 0.01 <= abs(value) < 1e5:
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
+    return f"{value:.3e}"
+
+
+def format_table(result: EvalResult) -> str:
+    """The scores as a text table: one row per value, one column per direction."""
+    rows: list[str] = []
+    for key in result.scores:
+        base = key.rsplit("_", 1)[0]
+        if base not in rows:
+            rows.append(base)
+    width = max([len(r) for r in rows] + [6]) + 2
+    lines = ["".ljust(width) + "".join(d.rjust(12) for d in result.directions)]
+    for base in rows:
+        cells = [_fmt(result.scores[f"{base}_{d}"]) for d in result.directions]
+        lines.append(base.ljust(width) + "".join(c.rjust(12) for c in cells))
+    return "\n".join(lines)
