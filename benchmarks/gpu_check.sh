@@ -11,9 +11,9 @@ B="$PY benchmarks/bench.py --device $DEV --sizes $SIZE --steps $STEPS --warmup 5
 [ -n "${SKIP_BENCH:-}" ] || {
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
   $PY -c "import torch; print('torch', torch.__version__)"
-  $B --batches 1 --compare official default bf16 channels_last bf16_cl
-  $B --batches 8 --compare official default bf16_cl
-  $B --mode infer --batches 1 8 --compare official default bf16_cl
+  $B --batches 1 --compare official fused bf16 channels_last bf16_cl
+  $B --batches 8 --compare official fused bf16_cl
+  $B --mode infer --batches 1 8 --compare official fused bf16_cl
 } 2>&1 | tee "$OUT/bench.jsonl"
 
 run() { $PY -m unpaired train --runs-dir "$OUT/runs" --device "$DEV" --progress lines \
@@ -30,4 +30,4 @@ run() { $PY -m unpaired train --runs-dir "$OUT/runs" --device "$DEV" --progress 
 tail -n 30 "$OUT/cli.log"
 cp "$OUT"/runs/fp32/samples/*.png "$OUT/" 2>/dev/null || true
 # torch.compile last: its first compilation is slow and must not crowd out the rest.
-[ -n "${SKIP_BENCH:-}" ] || $B --batches 1 --compare default compile 2>&1 | tee -a "$OUT/bench.jsonl"
+[ -n "${SKIP_BENCH:-}" ] || $B --batches 1 --compare fused compile 2>&1 | tee -a "$OUT/bench.jsonl"

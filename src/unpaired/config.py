@@ -109,7 +109,8 @@ class TrainConfig:
     latest_every: int = 1000
     precision: str = "fp32"
     channels_last: bool = False
-    fused_passes: bool = True
+    # None: on for CUDA, off for CPU, where the measured 128/256 steps got slower with it
+    fused_passes: bool | None = None
     # Evaluation during training (FID/KID on the test images, see unpaired.metrics): every
     # eval_every steps (None: off), on the first eval_images test images per domain (None:
     # all), with the feature network eval_features (inception, tiny = a stand-in, or a

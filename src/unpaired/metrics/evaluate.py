@@ -61,7 +61,7 @@ def _data_dirs(data: Path | None, run_dir: Path | None) -> tuple[Path, Path, Pat
     if run_dir is None:
         raise EvalError("DATA: give a folder with testA/ and testB/ (MODEL is not a run folder)")
     from .. import config as cfg
-    from ..training.loop import data_dirs
+    from ..training.assemble import data_dirs
 
     try:
         saved = cfg.load_yaml(run_dir / "config.yaml")

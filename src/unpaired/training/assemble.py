@@ -1,0 +1,120 @@
+"""Assemble a run from its config: device, data folders (or the demo), datasets and sampler,
+the fixed sample images, the evaluator, and what the model folder records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import config as cfg
+from ..data.folders import SingleFolder, UnpairedDataset, UnpairedSampler, fixed_images
+from ..data.transforms import Preprocess
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise cfg.ConfigError(f"option device: {name} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def data_dirs(config: cfg.TrainConfig) -> tuple[Path, Path, Path | None, Path | None]:
+    """(train A, train B, test A or None, test B or None); generates the demo when no data."""
+    data = config.data
+    if data.dir_a is not None and data.dir_b is not None:
+        return Path(data.dir_a), Path(data.dir_b), None, None
+    if data.root is not None:
+        root = Path(data.root)
+    else:
+        from ..data.synthetic import write_demo_dataset
+
+        root = (
+            Path(config.runs_dir)
+            / ".demo-data"
+            / (f"{data.demo_size}px-{data.demo_images}-seed{config.seed}")
+        )
+        write_demo_dataset(root, size=data.demo_size, n_train=data.demo_images, seed=config.seed)
+    for sub in ("trainA", "trainB"):
+        if not (root / sub).is_dir():
+            raise cfg.ConfigError(
+                f"data folder {root}: has no {sub}/ (expected trainA/ and trainB/)"
+            )
+    test_a, test_b = root / "testA", root / "testB"
+    return (
+        root / "trainA",
+        root / "trainB",
+        test_a if test_a.is_dir() else None,
+        test_b if test_b.is_dir() else None,
+    )
+
+
+def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
+    """The training dataset and sampler, and the fixed sample images of both domains."""
+    data = config.data
+    train_a, train_b, test_a, test_b = data_dirs(config)
+    pre = Preprocess(data.preprocess, data.load_size, data.image_size, data.flip)
+    fixed = Preprocess(data.preprocess, data.load_size, data.image_size, flip=False)
+    domain_a = SingleFolder(train_a, data.channels_a, pre, data.max_images)
+    domain_b = SingleFolder(train_b, data.channels_b, pre, data.max_images)
+    if config.batch_size > 1:
+        sizes = domain_a.output_sizes() | domain_b.output_sizes()
+        if len(sizes) > 1:
+            raise cfg.ConfigError(
+                f"option batch_size: images come out in {len(sizes)} different sizes with "
+                f"preprocess {data.preprocess}; use batch_size 1 or a cropping preprocess"
+            )
+    sample_a = SingleFolder(test_a or train_a, data.channels_a, fixed)
+    sample_b = SingleFolder(test_b or train_b, data.channels_b, fixed)
+    dataset = UnpairedDataset(domain_a, domain_b)
+    sampler = UnpairedSampler(
+        len(domain_a), len(domain_b), config.seed, data.serial, rank, world_size
+    )
+    samples = (fixed_images(sample_a, data.num_samples), fixed_images(sample_b, data.num_samples))
+    return dataset, sampler, samples
+
+
+def build_evaluator(config: cfg.TrainConfig):
+    """The evaluator of ``eval_every`` (None when off): feature network and test images are
+    loaded here, so a missing metrics extra fails before anything is written."""
+    if config.eval_every is None:
+        return None
+    from ..metrics.during_training import TrainingEvaluator
+    from ..metrics.eval_data import is_demo_root, load_eval_data
+    from ..metrics.features import build_features
+
+    device = resolve_device(config.device)
+    extractor = build_features(config.eval_features, device)
+    train_a, train_b, test_a, test_b = data_dirs(config)
+    root = test_a.parent if test_a is not None else None
+    data = load_eval_data(
+        test_a or train_a,
+        test_b or train_b,
+        (config.data.channels_a, config.data.channels_b),
+        config.data.image_size,
+        config.eval_images,
+        root if is_demo_root(root) else None,
+    )
+    keep_best = config.keep_best if config.keep_best is not None else True
+    return TrainingEvaluator(data, extractor, device, keep_best=keep_best)
+
+
+def model_info(config: cfg.TrainConfig) -> dict[str, Any]:
+    """What ``model/config.json`` records: architecture, preprocessing, provenance."""
+    cg, data = config.cyclegan, config.data
+    return {
+        "channels_a": data.channels_a,
+        "channels_b": data.channels_b,
+        "generator": cg.generator,
+        "ngf": cg.ngf,
+        "norm": cg.norm,
+        "use_dropout": cg.use_dropout,
+        "preprocess": {
+            "mode": data.preprocess,
+            "load_size": data.load_size,
+            "image_size": data.image_size,
+        },
+        "run": config.name,
+    }
