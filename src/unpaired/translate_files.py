@@ -39,6 +39,7 @@ from .data.images import (
 )
 from .data.transforms import resize
 from .inference import Translator, short_side_size
+from .progress import BarOrLines
 
 __all__ = ["Job", "TranslateError", "TranslateReport", "plan_jobs", "translate_files"]
 
@@ -161,17 +162,13 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | Path, overwrite: bool = F
     return jobs
 
 
-class _Progress:
+class _Progress(BarOrLines):
     """tqdm bar on a terminal; otherwise about 20 plain lines in all."""
 
     def __init__(self, total: int, enabled: bool | None) -> None:
+        super().__init__(total, 0, "img", enabled)
         self.total, self.done = total, 0
         self.every = max(1, math.ceil(total / 20))
-        self.bar = None
-        if sys.stderr.isatty() if enabled is None else enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="img", dynamic_ncols=True)
 
     def update(self, n: int) -> None:
         self.done += n
@@ -179,16 +176,6 @@ class _Progress:
             self.bar.update(n)
         elif self.done == self.total or self.done // self.every > (self.done - n) // self.every:
             print(f"translated {self.done}/{self.total}", file=sys.stderr, flush=True)
-
-    def write(self, message: str) -> None:
-        if self.bar is not None:
-            self.bar.write(message, file=sys.stderr)
-        else:
-            print(message, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 @dataclass(frozen=True)

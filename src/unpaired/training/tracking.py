@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from ..progress import BarOrLines
+
 
 class Tracker(Protocol):
     """Anything that takes the records of ``metrics.jsonl`` (``{"step": 10, "G_A": 0.3, ...}``
@@ -199,18 +201,13 @@ def format_duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s"
 
 
-class Progress:
+class Progress(BarOrLines):
     """A tqdm bar with ETA and current losses on a terminal, periodic log lines otherwise."""
 
     def __init__(self, total: int, initial: int, enabled: bool | None = None) -> None:
+        super().__init__(total, initial, "step", enabled)
         self.total, self.start_step = total, initial
         self.start_time = time.perf_counter()
-        tty = sys.stderr.isatty() if enabled is None else enabled
-        self.bar = None
-        if tty:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
 
     def update(self, step: int) -> None:
         if self.bar is not None:
@@ -235,14 +232,3 @@ class Progress:
             file=sys.stderr,
             flush=True,
         )
-
-    def write(self, message: str) -> None:
-        """Print a line without breaking the bar."""
-        if self.bar is not None:
-            self.bar.write(message, file=sys.stderr)
-        else:
-            print(message, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
