@@ -25,6 +25,7 @@ from torch import nn
 
 from .convert import ImageLike, to_unit_tensor
 from .data.transforms import from_unit, resize, to_unit
+from .devices import resolve_device
 from .models.cyclegan import CycleGAN
 from .models.generators import ResnetGenerator, UnetGenerator
 from .pretrained import load_pretrained
@@ -57,20 +58,6 @@ def size_rule(net: nn.Module) -> tuple[int, int]:
     if rule is None:
         raise ValueError(f"no size rule for generator class {type(net).__name__}")
     return rule(net)
-
-
-def resolve_device(name: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without CUDA is a ValueError."""
-    if isinstance(name, torch.device):
-        return name
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"{name} requested but CUDA is not available")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"{name!r} is not a device; use auto, cpu or cuda") from None
 
 
 def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:

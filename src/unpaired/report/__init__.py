@@ -23,10 +23,9 @@ are used.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from ..training.checkpoint import atomic_write
 from .charts import svg_line_chart
 from .page import render_report
 from .read import merge_steps, numeric_series, read_metrics
@@ -55,16 +54,5 @@ def write_report(run_dir: str | Path) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     page = render_report(run_dir).encode("utf-8")
     target = run_dir / REPORT_NAME
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".report-", suffix=".html.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(page)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the report is meant to be shared
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(target, lambda tmp: tmp.write_bytes(page))
     return target

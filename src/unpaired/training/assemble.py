@@ -9,16 +9,17 @@ from typing import Any
 import torch
 
 from .. import config as cfg
+from .. import devices
 from ..data.folders import SingleFolder, UnpairedDataset, UnpairedSampler, fixed_images
 from ..data.transforms import Preprocess
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise cfg.ConfigError(f"option device: {name} requested but CUDA is not available")
-    return torch.device(name)
+    """The training device for option ``device``; a bad name is a :class:`ConfigError`."""
+    try:
+        return devices.resolve_device(name)
+    except ValueError as exc:
+        raise cfg.ConfigError(f"option device: {exc}") from None
 
 
 def data_dirs(config: cfg.TrainConfig) -> tuple[Path, Path, Path | None, Path | None]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from ..progress import BarOrLines
+from .checkpoint import atomic_write
 
 
 class Tracker(Protocol):
@@ -184,9 +185,8 @@ def truncate_after(path: Path, step: int) -> None:
         if isinstance(record, dict) and record.get("step", 0) > step:
             continue
         kept.append(line)
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    os.replace(tmp, path)
+    text = "".join(line + "\n" for line in kept)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def format_duration(seconds: float) -> str:
