@@ -260,6 +260,15 @@ def test_bad_options_give_one_line(tiny_data: Path, tmp_path: Path, capsys, args
     assert not (tmp_path / "r").exists()
 
 
+def test_unavailable_device_makes_no_run_folder(tiny_data: Path, tmp_path: Path, capsys) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    runs = tmp_path / "runs"
+    assert train(str(tiny_data), "--runs-dir", str(runs), "--device", "cuda", *TINY) == 2
+    assert "option device" in capsys.readouterr().err
+    assert not (runs / "data").exists()
+
+
 def test_missing_data_folder(tmp_path: Path, capsys) -> None:
     assert train(str(tmp_path / "nope"), "--runs-dir", str(tmp_path / "r")) == 2
     assert "nope" in capsys.readouterr().err

@@ -324,15 +324,15 @@ class Run:
         return False
 
 
-def prepare_run_dir(config: cfg.TrainConfig) -> Path:
-    """Create ``<runs_dir>/<name>`` for a new run; an existing run is never overwritten."""
+def new_run_dir(config: cfg.TrainConfig) -> Path:
+    """``<runs_dir>/<name>`` for a new run; an existing run is never overwritten. Not created
+    here: the caller creates it once the run has been assembled without error."""
     run_dir = Path(config.runs_dir) / str(config.name)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise cfg.ConfigError(
             f"run folder {run_dir} already exists; continue it with --resume {run_dir} "
             "or pick another --name"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
 
@@ -349,8 +349,9 @@ def train(
     """
     check_trackers(config.tensorboard, config.wandb)
     evaluator = build_evaluator(config)
-    run_dir = Path(run_dir) if run_dir is not None else prepare_run_dir(config)
-    run = Run(config, run_dir)
+    run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
+    run = Run(config, run_dir)  # bad data or device fail here, before any folder is made
+    run_dir.mkdir(parents=True, exist_ok=True)
     if evaluator is not None:
         evaluator.run_dir = run_dir
         run.evaluator = evaluator
