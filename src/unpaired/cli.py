@@ -9,6 +9,7 @@ exit status 2; an interrupted training run exits with 130 after saying how to re
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -171,6 +172,18 @@ def _new_config(args: argparse.Namespace) -> cfg.TrainConfig:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .training import distributed
+
+    # Under torchrun: one process per GPU (or CPU slot); a no-op when run directly.
+    where = distributed.setup()
+    try:
+        return _train_here(args, where)
+    finally:
+        distributed.teardown()
+
+
+def _train_here(args: argparse.Namespace, where: Any) -> int:
+    from .training import distributed
     from .training.loop import TrainingInterrupted, resume_config, train
 
     if args.resume:
@@ -179,29 +192,37 @@ def _train(args: argparse.Namespace) -> int:
                 "--resume RUN: the run's data and config come from its checkpoint"
             )
         run_dir = Path(args.resume)
-        config, state = resume_config(run_dir, _overrides(args))
+        # Rank 0 reads the checkpoint and hands it to the others (their disks may not have it).
+        config, state = distributed.share(lambda: resume_config(run_dir, _overrides(args)), where)
     else:
-        config, state, run_dir = _new_config(args), None, None
+        # Rank 0 picks the run name (the next free demo-N), so all ranks agree on it.
+        config, state, run_dir = distributed.share(lambda: _new_config(args), where), None, None
     if args.dry_run:
-        print(cfg.dump_yaml(config), end="")
+        if where.is_main:
+            print(cfg.dump_yaml(config), end="")
         return 0
     progress = {"auto": None, "bar": True, "lines": False}[args.progress]
     try:
         out = train(config, run_dir=run_dir, resume=state, progress=progress)
     except TrainingInterrupted as exc:
-        print(str(exc), file=sys.stderr)
+        if where.is_main:
+            print(str(exc), file=sys.stderr)
         return 130
-    print(f"done: {out} (samples in {out / 'samples'}, model in {out / 'model'})")
+    if where.is_main:
+        print(f"done: {out} (samples in {out / 'samples'}, model in {out / 'model'})")
     return 0
 
 
 def _add_translate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "translate",
-        help="translate image files and folders with a trained model",
+        help="translate image files, folders and medical volumes with a trained model",
         description="Translate images at their own resolution (large ones in blended tiles). "
         "MODEL is a run folder or its model/ folder. Each output keeps the file's path "
-        "relative to the folder it was found under, its name and its format.",
+        "relative to the folder it was found under, its name and its format. Medical volumes "
+        "(NIfTI .nii/.nii.gz, DICOM series folders, .npy) are translated slice by slice with "
+        "the model's intensity windows and written back in their own format, geometry and "
+        "data type (needs the medical extra for DICOM and NIfTI).",
     )
     p.add_argument("model", metavar="MODEL", help="run folder or model folder")
     p.add_argument(
@@ -467,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except _user_errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, one rank says it
+            print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -9,10 +9,12 @@ with ``eval_every``, FID/KID records in ``metrics.jsonl`` and ``model_best/`` (s
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import signal
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from ..image_pool import ImagePool
 from ..models.cyclegan import CycleGAN, build_cyclegan
 from ..pretrained import save_pretrained
 from ..report import write_report
+from . import distributed
 from .assemble import build_data, build_evaluator, model_info, resolve_device
 from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .samples import write_samples
@@ -33,7 +36,9 @@ from .schedules import build_scheduler, step_scheduler
 from .steps import CycleGANWeights, GradScalers, StepOptions, cyclegan_step
 from .tracking import (
     JsonlLogger,
+    NullLogger,
     Progress,
+    Quiet,
     check_trackers,
     hardware_info,
     open_trackers,
@@ -41,6 +46,10 @@ from .tracking import (
 )
 
 LOSS_KEYS = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+NETS = ("g_ab", "g_ba", "d_a", "d_b")
+# Under torchrun the ranks agree on a stop request (Ctrl-C, SIGTERM) every this many steps;
+# a collective per step would make every GPU step wait for the host.
+STOP_CHECK_EVERY = 10
 
 
 class TrainingInterrupted(Exception):
@@ -92,14 +101,36 @@ def _ignore_sigint(worker_id: int) -> None:  # noqa: ARG001
 
 
 class Run:
-    """The assembled pieces of one training run and the operations on them."""
+    """The assembled pieces of one training run and the operations on them.
 
-    def __init__(self, config: cfg.TrainConfig, run_dir: Path) -> None:
+    Under torchrun (``where.enabled``) each rank holds the same networks, wrapped in DDP for
+    the step (``self.nets``), its own data shard, image pools and RNG streams; rank 0 alone
+    writes the run folder, and checkpoints carry every rank's pools and RNG states.
+    """
+
+    def __init__(
+        self, config: cfg.TrainConfig, run_dir: Path, where: distributed.Dist | None = None
+    ) -> None:
         self.config, self.run_dir = config, run_dir
-        self.device = resolve_device(config.device)
-        torch.manual_seed(config.seed)
+        self.dist = where = where or distributed.Dist()
+        try:
+            self.device = distributed.rank_device(resolve_device(config.device), where)
+        except ValueError as exc:
+            raise cfg.ConfigError(f"option device: {exc}") from None
         cg, data = config.cyclegan, config.data
-        self.dataset, self.sampler, (self.sample_a, self.sample_b) = build_data(config)
+        if where.enabled and cg.gan_mode == "wgangp":
+            raise cfg.ConfigError(
+                "option cyclegan.gan_mode: wgangp's gradient penalty does not run under DDP "
+                "(torchrun); use lsgan, vanilla or hinge"
+            )
+        torch.manual_seed(config.seed)
+        if not where.is_main:  # rank 0 generates the demo data first (shared file system)
+            distributed.barrier(where)
+        self.dataset, self.sampler, (self.sample_a, self.sample_b) = build_data(
+            config, where.rank, where.world_size
+        )
+        if where.is_main:
+            distributed.barrier(where)
         self.model: CycleGAN = build_cyclegan(
             data.channels_a,
             data.channels_b,
@@ -115,6 +146,17 @@ class Run:
         ).to(self.device)
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        for name in NETS:
+            net = distributed.sync_batchnorm(getattr(self.model, name), self.device, where)
+            setattr(self.model, name, net)
+        # What the step calls: the networks themselves, or their DDP wrappers.
+        self.nets = (
+            CycleGAN(*(distributed.wrap(getattr(self.model, n), self.device, where) for n in NETS))
+            if where.enabled
+            else self.model
+        )
+        if where.rank > 0:  # own dropout noise per rank; rank 0 keeps the one-process stream
+            torch.manual_seed(config.seed + 1_000_003 * where.rank)
         opt = config.optim
         betas = (opt.beta1, opt.beta2)
         g_params = itertools.chain(self.model.g_ab.parameters(), self.model.g_ba.parameters())
@@ -127,8 +169,9 @@ class Run:
             )
             for o in (self.opt_g, self.opt_d)
         )
-        self.pool_a = ImagePool(cg.pool_size, seed=config.seed * 2 + 1)
-        self.pool_b = ImagePool(cg.pool_size, seed=config.seed * 2 + 2)
+        pool_seed = config.seed * 2 + 1_000_003 * where.rank
+        self.pool_a = ImagePool(cg.pool_size, seed=pool_seed + 1)
+        self.pool_b = ImagePool(cg.pool_size, seed=pool_seed + 2)
         self.weights = CycleGANWeights(
             cg.gan_mode, cg.lambda_a, cg.lambda_b, cg.lambda_identity, cg.lambda_gp
         )
@@ -158,22 +201,45 @@ class Run:
         self.evaluator = None  # a TrainingEvaluator with eval_every (see build_evaluator)
 
     # --- checkpoints ------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        m = self.model
+    def rank_state(self) -> dict[str, Any]:
+        """What differs between ranks: image pools, RNG streams, unlogged loss sums (on CPU)."""
         return {
-            "config": cfg.to_dict(self.config),
-            "position": vars(self.pos).copy(),
-            "models": {n: getattr(m, n).state_dict() for n in ("g_ab", "g_ba", "d_a", "d_b")},
-            "optimizers": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
-            "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
             "pools": {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()},
-            "scalers": {k: s.state_dict() for k, s in vars(self.scalers).items() if s},
             "rng": rng_state(),
             "log": {
                 "sums": {k: v.cpu() for k, v in self.log_sums.items()},
                 "count": self.log_count,
             },
             "epoch_loss": {"sum": self.epoch_loss.cpu(), "steps": self.epoch_steps},
+            "weights_sha256": weights_digest(self.model) if self.dist.enabled else None,
+        }
+
+    def state(self) -> dict[str, Any] | None:
+        """The checkpoint: on rank 0 (None elsewhere); every rank must call it (a gather).
+
+        Rank 0's own part sits at the top level, as in a one-process run; the other ranks'
+        parts follow in ``other_ranks``.
+        """
+        ranks = distributed.gather(self.rank_state(), self.dist)
+        if ranks is None:
+            return None
+        if len({r["weights_sha256"] for r in ranks}) > 1:  # DDP keeps them equal; say if not
+            warnings.warn(
+                f"step {self.pos.step}: the weights differ between ranks; the checkpoint has "
+                "rank 0's",
+                stacklevel=2,
+            )
+        m = self.model
+        return {
+            "config": cfg.to_dict(self.config),
+            "position": vars(self.pos).copy(),
+            "models": {n: getattr(m, n).state_dict() for n in NETS},
+            "optimizers": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
+            "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
+            "scalers": {k: s.state_dict() for k, s in vars(self.scalers).items() if s},
+            **ranks[0],
+            "world_size": self.dist.world_size,
+            "other_ranks": ranks[1:],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -183,20 +249,38 @@ class Run:
         self.opt_d.load_state_dict(state["optimizers"]["d"])
         self.sched_g.load_state_dict(state["schedulers"]["g"])
         self.sched_d.load_state_dict(state["schedulers"]["d"])
-        self.pool_a.load_state_dict(state["pools"]["a"], self.device)
-        self.pool_b.load_state_dict(state["pools"]["b"], self.device)
         for key, scaler_state in state["scalers"].items():
             getattr(self.scalers, key).load_state_dict(scaler_state)
         self.pos = Position(**state["position"])
-        self.log_sums = {k: v.to(self.device) for k, v in state["log"]["sums"].items()}
-        self.log_count = state["log"]["count"]
-        self.epoch_loss = state["epoch_loss"]["sum"].to(self.device)
-        self.epoch_steps = state["epoch_loss"]["steps"]
-        set_rng_state(state["rng"])
+        saved_world = state.get("world_size", 1)
+        if saved_world != self.dist.world_size and self.dist.is_main:
+            warnings.warn(
+                f"the checkpoint was written by {saved_world} process(es), this run has "
+                f"{self.dist.world_size}: training continues, but not exactly as it would have",
+                stacklevel=2,
+            )
+        others = state.get("other_ranks", [])
+        if self.dist.rank == 0:
+            mine = state
+        elif self.dist.rank - 1 < len(others):
+            mine = others[self.dist.rank - 1]
+        else:
+            return  # a rank the checkpoint did not have: fresh pools and RNG streams
+        self.pool_a.load_state_dict(mine["pools"]["a"], self.device)
+        self.pool_b.load_state_dict(mine["pools"]["b"], self.device)
+        self.log_sums = {k: v.to(self.device) for k, v in mine["log"]["sums"].items()}
+        self.log_count = mine["log"]["count"]
+        self.epoch_loss = mine["epoch_loss"]["sum"].to(self.device)
+        self.epoch_steps = mine["epoch_loss"]["steps"]
+        set_rng_state(mine["rng"])
 
     def save(self, epoch_copy: bool = False) -> None:
-        """Write checkpoints/latest.pt (and an epoch copy) and the shareable model folder."""
+        """Write checkpoints/latest.pt (and an epoch copy) and the shareable model folder.
+
+        Every rank calls it; rank 0 writes."""
         state = self.state()
+        if state is None:
+            return
         ckpt_dir = self.run_dir / "checkpoints"
         save_checkpoint(ckpt_dir / "latest.pt", state)
         if epoch_copy:
@@ -253,7 +337,9 @@ class Run:
             "epoch": self.pos.epoch + 1,
             "lr": self.opt_g.param_groups[0]["lr"],
         }
-        record.update({k: float(self.log_sums[k]) / n for k in LOSS_KEYS if k in self.log_sums})
+        keys = [k for k in LOSS_KEYS if k in self.log_sums]
+        means = distributed.mean([self.log_sums[k] / n for k in keys], self.dist)
+        record.update({k: float(v) for k, v in zip(keys, means, strict=True)})
         record["sec_per_step"] = seconds / n
         record["time"] = time.time()
         logger.log(record)
@@ -273,25 +359,39 @@ class Run:
         self.epoch_steps += 1
 
     def end_epoch(self) -> None:
-        mean = float(self.epoch_loss) / max(self.epoch_steps, 1)
+        # The ranks average their losses, so a plateau schedule decides the same on all.
+        (mean,) = distributed.mean([self.epoch_loss / max(self.epoch_steps, 1)], self.dist)
+        mean = float(mean)
         step_scheduler(self.sched_g, mean)
         step_scheduler(self.sched_d, mean)
         self.pos.epoch += 1
         self.pos.batch = 0
         self.epoch_loss, self.epoch_steps = torch.zeros_like(self.epoch_loss), 0
 
+    def stop_requested(self, stop: dict[str, bool], now: bool = False) -> bool:
+        """The stop flag, agreed by all ranks (checked every STOP_CHECK_EVERY steps, or ``now``:
+        every rank must reach the same checks)."""
+        if not self.dist.enabled:
+            return stop["stop"]
+        if not now and self.pos.step % STOP_CHECK_EVERY:
+            return False
+        stop["stop"] = distributed.any_rank(stop["stop"], self.dist)
+        return stop["stop"]
+
     def run(self, logger: JsonlLogger, progress: Progress, stop: dict[str, bool]) -> bool:
         """Train until the end or a stop request; returns True when stopped early by a signal."""
         c = self.config
         total_epochs, total = c.epochs + c.epochs_decay, self.total_steps()
         loader = self.loader()
+        main = self.dist.is_main
         self.interval_start = time.perf_counter()
         while self.pos.epoch < total_epochs and self.pos.step < total:
             self.sampler.set_epoch(self.pos.epoch, start=self.pos.batch * c.batch_size)
+            stopping = False
             for batch in loader:
                 batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
                 out = cyclegan_step(
-                    self.model,
+                    self.nets,
                     self.opt_g,
                     self.opt_d,
                     batch,
@@ -308,20 +408,30 @@ class Run:
                     self.log(logger, progress)
                 if self.evaluator is not None and self.pos.step % c.eval_every == 0:
                     self.evaluate(logger, progress)
-                if self.pos.step % c.sample_every == 0:
+                if main and self.pos.step % c.sample_every == 0:
                     self.write_samples()
                     write_report(self.run_dir)
                 if self.pos.step % c.latest_every == 0:
                     self.save()
                 progress.update(self.pos.step)
-                if stop["stop"] or self.pos.step >= total:
+                stopping = self.stop_requested(stop)
+                if stopping or self.pos.step >= total:
                     break
             if self.pos.batch >= self.steps_per_epoch():
                 self.end_epoch()
                 self.save(epoch_copy=self.pos.epoch % c.checkpoint_every == 0)
-            if stop["stop"]:
+            if stopping or self.stop_requested(stop, now=True):
                 return True
         return False
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of every parameter and buffer, in order: equal digests mean bit-equal weights."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def new_run_dir(config: cfg.TrainConfig) -> Path:
@@ -347,11 +457,16 @@ def train(
     ``resume`` is a loaded checkpoint (see :func:`resume_config`), and ``run_dir`` its folder.
     Raises :class:`TrainingInterrupted` after a signal, once the checkpoint is safely written.
     """
+    where = distributed.setup()  # under torchrun: join the group; else a no-op
+    main = where.is_main
     check_trackers(config.tensorboard, config.wandb)
-    evaluator = build_evaluator(config)
-    run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
-    run = Run(config, run_dir)  # bad data or device fail here, before any folder is made
-    run_dir.mkdir(parents=True, exist_ok=True)
+    evaluator = build_evaluator(config) if main else None
+    if run_dir is None:
+        run_dir = distributed.share(lambda: new_run_dir(config), where)
+    run_dir = Path(run_dir)
+    run = Run(config, run_dir, where)  # bad data or device fail here, before any folder is made
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     if evaluator is not None:
         evaluator.run_dir = run_dir
         run.evaluator = evaluator
@@ -365,13 +480,18 @@ def train(
                 f"checkpoint in {run_dir / 'checkpoints'} does not fit this version of unpaired "
                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
             ) from None
-        truncate_after(metrics_path, run.pos.step)
-    else:
+        if main:
+            truncate_after(metrics_path, run.pos.step)
+    elif main:
         (run_dir / "config.yaml").write_text(cfg.dump_yaml(config))
-    trackers = open_trackers(
-        run_dir, str(config.name), cfg.to_dict(config), config.tensorboard, config.wandb
-    )
-    logger = JsonlLogger(metrics_path, also=trackers)
+    if main:
+        trackers = open_trackers(
+            run_dir, str(config.name), cfg.to_dict(config), config.tensorboard, config.wandb
+        )
+        logger: JsonlLogger | NullLogger = JsonlLogger(metrics_path, also=trackers)
+        bar: Progress | Quiet = Progress(run.total_steps(), run.pos.step, progress)
+    else:
+        logger, bar = NullLogger(), Quiet()
     event = "resume" if resume is not None else "start"
     logger.log(
         {
@@ -379,10 +499,10 @@ def train(
             "step": run.pos.step,
             "time": time.time(),
             "device": str(run.device),
+            "processes": where.world_size,
             "hardware": hardware_info(run.device),
         }
     )
-    bar = Progress(run.total_steps(), run.pos.step, progress)
     try:
         with stop_on_signals() as stop:
             stopped = run.run(logger, bar, stop)
@@ -393,8 +513,9 @@ def train(
     if run.evaluator is not None and not stopped and run.evaluator.last_step != run.pos.step:
         run.evaluate(logger, bar)  # the final model is always scored
     run.save()
-    run.write_samples()
-    write_report(run_dir)
+    if main:
+        run.write_samples()
+        write_report(run_dir)
     logger.log(
         {"event": "interrupted" if stopped else "end", "step": run.pos.step, "time": time.time()}
     )

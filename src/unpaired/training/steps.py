@@ -17,6 +17,7 @@ from torch.optim import Optimizer
 from .. import losses
 from ..image_pool import ImagePool
 from ..models.cyclegan import CycleGAN
+from .distributed import bare
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -143,6 +144,9 @@ def cyclegan_step(
     identity = weights.lambda_identity > 0
 
     # --- generators -------------------------------------------------------------------------
+    # Here the discriminators are fixed functions: call them bare, so that DDP (when they are
+    # wrapped) does not wait for parameter gradients this backward never produces.
+    judge_a, judge_b = bare(d_a), bare(d_b)
     _set_requires_grad([d_a, d_b], False)
     opt_g.zero_grad(set_to_none=True)
     with autocast:
@@ -156,8 +160,8 @@ def cyclegan_step(
             )
         else:
             loss_idt_a = loss_idt_b = real_a.new_zeros((), dtype=torch.float32)
-        loss_g_a = losses.generator_loss(d_b(gen["fake_b"]).float(), mode)
-        loss_g_b = losses.generator_loss(d_a(gen["fake_a"]).float(), mode)
+        loss_g_a = losses.generator_loss(judge_b(gen["fake_b"]).float(), mode)
+        loss_g_b = losses.generator_loss(judge_a(gen["fake_a"]).float(), mode)
         loss_cycle_a = losses.cycle_consistency_loss(gen["rec_a"].float(), real_a, weights.lambda_a)
         loss_cycle_b = losses.cycle_consistency_loss(gen["rec_b"].float(), real_b, weights.lambda_b)
         loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b + loss_idt_a + loss_idt_b

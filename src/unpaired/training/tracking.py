@@ -54,6 +54,16 @@ class JsonlLogger:
             tracker.close()
 
 
+class NullLogger:
+    """What ranks other than 0 log to under torchrun: nothing."""
+
+    def log(self, record: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _scalars(record: dict[str, Any]) -> dict[str, float]:
     """The plottable values of a step record (events and wall-clock fields left out)."""
     if "event" in record or not isinstance(record.get("step"), int):
@@ -232,3 +242,19 @@ class Progress(BarOrLines):
             file=sys.stderr,
             flush=True,
         )
+
+
+class Quiet:
+    """The progress output of ranks other than 0: silent."""
+
+    def update(self, step: int) -> None:
+        pass
+
+    def report(self, step: int, epoch: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def write(self, message: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
