@@ -55,9 +55,12 @@ STOP_CHECK_EVERY = 10
 class TrainingInterrupted(Exception):
     """Raised after Ctrl-C / SIGTERM once the checkpoint has been written."""
 
-    def __init__(self, run_dir: Path, step: int) -> None:
+    def __init__(self, run_dir: Path, step: int, processes: int = 1) -> None:
+        launch = (
+            "unpaired" if processes == 1 else f"torchrun --nproc_per_node={processes} -m unpaired"
+        )
         super().__init__(
-            f"interrupted at step {step}; resume with: unpaired train --resume {run_dir}"
+            f"interrupted at step {step}; resume with: {launch} train --resume {run_dir}"
         )
         self.run_dir, self.step = run_dir, step
 
@@ -521,7 +524,7 @@ def train(
     )
     logger.close()
     if stopped:
-        raise TrainingInterrupted(run_dir, run.pos.step)
+        raise TrainingInterrupted(run_dir, run.pos.step, where.world_size)
     return run_dir
 
 
