@@ -17,8 +17,8 @@ Examples::
 
 Named configurations: ``plain`` (fp32, one network call per image set: what ``unpaired train``
 does on CPU), ``fused`` (fp32 with fused passes: the CUDA default), ``bf16``, ``fp16``,
-``channels_last``, ``bf16_cl`` (bf16 + channels_last), ``compile`` (all with fused passes),
-and ``official``.
+``channels_last``, ``plain_cl`` (channels_last without fused passes), ``bf16_cl`` (bf16 +
+channels_last), ``compile`` (all with fused passes), and ``official``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ CONFIGS: dict[str, dict] = {
     "bf16": {"fused": True, "precision": "bf16"},
     "fp16": {"fused": True, "precision": "fp16"},
     "channels_last": {"fused": True, "precision": "fp32", "channels_last": True},
+    "plain_cl": {"fused": False, "precision": "fp32", "channels_last": True},
     "bf16_cl": {"fused": True, "precision": "bf16", "channels_last": True},
     "compile": {"fused": True, "precision": "fp32", "compile": True},
     "official": {"official": True},
