@@ -2,6 +2,6 @@
 # Set up, lint, and run the test suite (CPU, no network, no downloads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh dev,export,metrics
+bash scripts/setup.sh dev,export,metrics,medical
 .venv/bin/ruff check src tests benchmarks
 exec .venv/bin/python -m pytest "$@"

@@ -1,5 +1,5 @@
-"""Command line: ``unpaired train | translate | export | evaluate``, thin wrappers over the
-library functions.
+"""Command line: ``unpaired train | translate | augment | export | evaluate``, thin wrappers
+over the library functions.
 
 User mistakes (bad options, missing folders, unreadable files) end with one ``error:`` line and
 exit status 2; an interrupted training run exits with 130 after saying how to resume;
@@ -24,11 +24,15 @@ from .inference import DEFAULT_OVERLAP, DEFAULT_TILE
 FLAG_KEYS = {
     "name": "name",
     "runs_dir": "runs_dir",
+    "model": "model",
     "image_size": "data.image_size",
     "load_size": "data.load_size",
     "preprocess": "data.preprocess",
     "channels_a": "data.channels_a",
     "channels_b": "data.channels_b",
+    "window_a": "data.window_a",
+    "window_b": "data.window_b",
+    "axis": "data.axis",
     "batch_size": "batch_size",
     "epochs": "epochs",
     "epochs_decay": "epochs_decay",
@@ -71,6 +75,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--name", help="run name (folder under --runs-dir)")
     p.add_argument("--runs-dir", help="where run folders go (default: runs)")
+    p.add_argument(
+        "--model", help="cyclegan (default) | munit (multimodal: several styles per input)"
+    )
     p.add_argument("--image-size", type=int, help="training crop size (default 256)")
     p.add_argument("--load-size", type=int, help="size images are resized to before cropping")
     p.add_argument(
@@ -78,6 +85,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--channels-a", type=int, help="1 or 3 channels in domain A")
     p.add_argument("--channels-b", type=int, help="1 or 3 channels in domain B")
+    for side in ("a", "b"):
+        p.add_argument(
+            f"--window-{side}",
+            metavar="LO,HI|PRESET",
+            help=f"intensity window of domain {side.upper()} for CT/MRI, in HU: e.g. -160,240, "
+            "or soft_tissue | lung | bone | brain",
+        )
+    p.add_argument(
+        "--axis", help="slice volumes along: axial (default) | coronal | sagittal | 0 | 1 | 2"
+    )
     p.add_argument("--batch-size", type=int)
     p.add_argument("--epochs", type=int, help="epochs at the initial learning rate")
     p.add_argument("--epochs-decay", type=int, help="epochs of linear decay to zero")
@@ -232,9 +249,15 @@ def _add_translate(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         required=True,
         metavar="PATH",
-        help="image files, folders (searched recursively) or quoted glob patterns",
+        help="image files, volumes, folders (searched recursively; a folder of .dcm files is "
+        "one DICOM series) or quoted glob patterns",
     )
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--axis",
+        help="cut volumes into slices along axial | coronal | sagittal | 0 | 1 | 2 (default: "
+        "the axis the model was trained on, else axial)",
+    )
     p.add_argument(
         "--direction", choices=("a2b", "b2a"), default="a2b", help="A->B (default) or B->A"
     )
@@ -268,6 +291,21 @@ def _add_translate(sub: argparse._SubParsersAction) -> None:
         help="same-size images (or tiles) per batch",
     )
     p.add_argument("--side-by-side", action="store_true", help="write input | output")
+    p.add_argument(
+        "--styles",
+        type=int,
+        metavar="N",
+        help="MUNIT models: N outputs per input, NAME_style0.EXT ..., in N random styles "
+        "(default 1)",
+    )
+    p.add_argument(
+        "--seed", type=int, metavar="S", help="MUNIT models: seed of the random styles (default 0)"
+    )
+    p.add_argument(
+        "--style-image",
+        metavar="IMG",
+        help="MUNIT models: translate into the style of IMG, an image of the target domain",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument(
@@ -299,18 +337,37 @@ def _translate(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
     except ValueError as exc:
         raise TranslateError(f"--device {exc}") from None
+    axis = _axis_option(args.axis)
     jobs = plan_jobs(args.inputs, args.output, overwrite=args.overwrite)
     translator = Translator.load(args.model, device, args.tile, args.overlap, args.batch_size)
     progress = {"auto": None, "bar": True, "lines": False}[args.progress]
-    report = translate_files(
-        translator,
-        jobs,
-        direction=args.direction,
-        size=args.size,
-        batch_size=args.batch_size,
-        side_by_side=args.side_by_side,
-        progress=progress,
-    )
+    from .munit_translate import MUNITTranslator, check_style_options, translate_with_styles
+
+    check_style_options(translator, args.styles, args.seed, args.style_image)
+    if isinstance(translator, MUNITTranslator):  # a model with styles
+        if args.side_by_side:
+            raise TranslateError("--side-by-side: not available for MUNIT models yet")
+        report = translate_with_styles(
+            translator,
+            jobs,
+            args.direction,
+            args.styles,
+            args.seed,
+            args.style_image,
+            args.size,
+            args.overwrite,
+        )
+    else:
+        report = translate_files(
+            translator,
+            jobs,
+            direction=args.direction,
+            size=args.size,
+            batch_size=args.batch_size,
+            side_by_side=args.side_by_side,
+            progress=progress,
+            axis=axis,
+        )
     if report.failed:
         print(
             f"error: {len(report.failed)} of {len(jobs)} images could not be translated "
@@ -319,6 +376,91 @@ def _translate(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"done: {len(report.written)} images in {args.output}")
+    return 0
+
+
+def _axis_option(text: str | None) -> str | int | None:
+    """``--axis`` as a slicing axis (None: the model's); a bad value is one error line."""
+    from .medical.windows import parse_axis
+    from .translate_files import TranslateError
+
+    if text is None:
+        return None
+    try:
+        return parse_axis(text, "--axis")
+    except ValueError as exc:
+        raise TranslateError(str(exc).removeprefix("option ")) from None
+
+
+def _add_augment(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "augment",
+        help="translate a labelled image set and keep its masks (segmentation augmentation)",
+        description="Translate every image under --images into OUTPUT/images/ (same relative "
+        "names, size, format; volumes slice by slice with the model's windows) and copy its "
+        "mask unchanged into OUTPUT/masks/, with OUTPUT/manifest.jsonl listing each pair. A "
+        "mask has its image's relative folder and name with any supported extension; every "
+        "image needs one of the same size, checked before anything is written.",
+    )
+    p.add_argument("model", metavar="MODEL", help="run folder or model folder")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder of images/volumes")
+    p.add_argument("--masks", required=True, metavar="DIR", help="folder of their masks")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--direction", choices=("a2b", "b2a"), default="a2b", help="A->B (default) or B->A"
+    )
+    p.add_argument(
+        "--axis",
+        help="cut volumes along axial | coronal | sagittal | 0 | 1 | 2 (default: the model's)",
+    )
+    p.add_argument("--batch-size", type=int, default=1, metavar="N", help="slices per batch")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines"),
+        default="auto",
+        help="progress bar (bar), a few plain lines (lines), or bar on a terminal",
+    )
+    p.set_defaults(func=_augment)
+
+
+def _augment(args: argparse.Namespace) -> int:
+    from .inference import Translator, resolve_device
+    from .medical.augment import augment, plan_augment
+    from .translate_files import TranslateError
+
+    if args.batch_size < 1:
+        raise TranslateError(f"--batch-size {args.batch_size}: must be at least 1")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise TranslateError(f"--device {exc}") from None
+    axis = _axis_option(args.axis)
+    plan_augment(args.images, args.masks, args.output, args.overwrite)  # fail before loading
+    translator = Translator.load(args.model, device, batch_size=args.batch_size)
+    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
+    report = augment(
+        translator,
+        args.model,
+        args.images,
+        args.masks,
+        args.output,
+        direction=args.direction,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+        progress=progress,
+        axis=axis,
+    )
+    total = len(report.written) + len(report.failed)
+    if report.failed:
+        print(
+            f"error: {len(report.failed)} of {total} images could not be translated (named "
+            f"above); {len(report.written)} pairs written to {args.output}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"done: {len(report.written)} images and masks in {args.output} ({report.manifest})")
     return 0
 
 
@@ -454,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_translate(sub)
+    _add_augment(sub)
     _add_export(sub)
     _add_evaluate(sub)
     return parser
@@ -480,10 +623,31 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+# Options whose value may start with a minus sign (a window in HU: -160,240), which argparse
+# would otherwise take for an option.
+NEGATIVE_VALUE_OPTIONS = ("--window-a", "--window-b")
+
+
+def _glue_negative_values(argv: list[str]) -> list[str]:
+    """``--window-a -160,240`` -> ``--window-a=-160,240``."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        following = argv[i + 1] if i + 1 < len(argv) else ""
+        if token in NEGATIVE_VALUE_OPTIONS and following[:1] == "-" and following[1:2].isdigit():
+            out.append(f"{token}={following}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``unpaired`` command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_negative_values(sys.argv[1:] if argv is None else argv))
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
     try:
         return args.func(args)

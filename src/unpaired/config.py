@@ -45,6 +45,13 @@ class DataConfig:
     num_samples: int = 4
     demo_size: int = 64
     demo_images: int = 400
+    # Medical volumes (see unpaired.medical): the intensity window of each domain, "lo,hi" in
+    # HU or a preset (soft_tissue, lung, bone, brain); None maps each file by its own range
+    # (a PNG by its bit depth). Volumes are cut into 2-D slices along axis (axial, coronal,
+    # sagittal, or array axis 0/1/2).
+    window_a: str | None = None
+    window_b: str | None = None
+    axis: str | int = "axial"
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,56 @@ class CycleGANConfig:
     lambda_identity: float = 0.5
     lambda_gp: float = 10.0
     pool_size: int = 50
+
+
+@dataclass(frozen=True)
+class MUNITConfig:
+    """MUNIT architecture, loss weights and optimiser (Huang et al. 2018; the NVlabs
+    edges2handbags defaults). The generator total is gan_w * (L^{x_1}_GAN + L^{x_2}_GAN)
+    + recon_x_w * (L^{x_1}_recon + L^{x_2}_recon) + recon_c_w * (L^{c_1}_recon + L^{c_2}_recon)
+    + recon_s_w * (L^{s_1}_recon + L^{s_2}_recon) + recon_x_cyc_w * (explicit cycle terms).
+    """
+
+    dim: int = 64
+    """Channels of the first conv of every encoder, generator and discriminator."""
+    style_dim: int = 8
+    """Length of the style codes s_1, s_2 (N, style_dim, 1, 1)."""
+    n_downsample: int = 2
+    """Stride-2 convs of the content encoder (and upsamplings of the decoder)."""
+    n_res: int = 4
+    """Residual blocks in the content encoder and AdaIN residual blocks in the decoder."""
+    mlp_dim: int = 256
+    """Hidden width of the MLP that maps a style code to the AdaIN parameters."""
+    init: str = "kaiming"
+    """Generator weight initialisation (discriminators always use N(0, 0.02))."""
+    n_layer_d: int = 4
+    """Stride-2 conv layers per discriminator scale."""
+    num_scales: int = 3
+    """Image scales each multi-scale discriminator judges (1, 1/2, 1/4)."""
+    gan_w: float = 1.0
+    """Weight of the adversarial terms L^{x_i}_GAN (and of the discriminator loss)."""
+    recon_x_w: float = 10.0
+    """lambda_x: weight of the image reconstruction terms L^{x_i}_recon."""
+    recon_s_w: float = 1.0
+    """lambda_s: weight of the style reconstruction terms L^{s_i}_recon."""
+    recon_c_w: float = 1.0
+    """lambda_c: weight of the content reconstruction terms L^{c_i}_recon."""
+    recon_x_cyc_w: float = 0.0
+    """Weight of the explicit style-augmented cycle terms (0 turns them off)."""
+    lr: float = 1e-4
+    """Adam learning rate of both the generators and the discriminators."""
+    beta1: float = 0.5
+    """Adam beta1."""
+    beta2: float = 0.999
+    """Adam beta2."""
+    weight_decay: float = 1e-4
+    """Adam (L2) weight decay."""
+    lr_step: int = 100000
+    """Iterations between learning-rate decays (StepLR step_size, stepped per iteration)."""
+    lr_gamma: float = 0.5
+    """Factor the learning rate is multiplied by every lr_step iterations."""
+    gan_mode: str = "lsgan"
+    """Adversarial objective: lsgan (default), vanilla (NVlabs nsgan) or hinge."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +181,8 @@ class TrainConfig:
     wandb: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
+    # Read by model munit only (which has its own optimiser settings; optim is CycleGAN's).
+    munit: MUNITConfig = field(default_factory=MUNITConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
 
@@ -313,7 +372,7 @@ def _positive(name: str, value: int | float | None, allow_none: bool = False) ->
 
 def validate(config: TrainConfig) -> None:
     """Cross-field checks that dataclass types cannot express; raises :class:`ConfigError`."""
-    data, cg = config.data, config.cyclegan
+    data = config.data
     for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "latest_every"):
         _positive(name, getattr(config, name))
     _positive("max_steps", config.max_steps, allow_none=True)
@@ -344,6 +403,29 @@ def validate(config: TrainConfig) -> None:
                 f"option image_size: the crop ({data.image_size}) is larger than "
                 f"load_size ({data.load_size})"
             )
+    if data.dir_a is not None and data.root is not None:
+        raise ConfigError("options data.root and data.dir_a: give a DATA root or --a/--b, not both")
+    if (data.dir_a is None) != (data.dir_b is None):
+        raise ConfigError("options --a/--b: give both domain folders")
+    _check_medical(data)
+    _check_names(config)
+
+
+def check_cyclegan(config: TrainConfig) -> None:
+    """What model cyclegan needs of the config (its registry entry calls this)."""
+    from .losses import GAN_MODES
+    from .models.discriminators import DISCRIMINATORS
+    from .models.generators import GENERATORS
+    from .models.layers import INIT_FUNCTIONS, NORM_LAYERS
+    from .training.schedules import SCHEDULES
+
+    data, cg = config.data, config.cyclegan
+    _check_choice("cyclegan.generator", cg.generator, GENERATORS.names())
+    _check_choice("cyclegan.discriminator", cg.discriminator, DISCRIMINATORS.names())
+    _check_choice("cyclegan.norm", cg.norm, sorted(NORM_LAYERS))
+    _check_choice("cyclegan.init_type", cg.init_type, sorted(INIT_FUNCTIONS))
+    _check_choice("cyclegan.gan_mode", cg.gan_mode, GAN_MODES.names())
+    _check_choice("optim.lr_policy", config.optim.lr_policy, SCHEDULES.names())
     if cg.lambda_identity > 0 and data.channels_a != data.channels_b:
         raise ConfigError(
             "option cyclegan.lambda_identity: the identity loss needs the same number of "
@@ -352,11 +434,46 @@ def validate(config: TrainConfig) -> None:
         )
     if cg.pool_size < 0:
         raise ConfigError(f"option cyclegan.pool_size: must be 0 or more, got {cg.pool_size}")
-    if data.dir_a is not None and data.root is not None:
-        raise ConfigError("options data.root and data.dir_a: give a DATA root or --a/--b, not both")
-    if (data.dir_a is None) != (data.dir_b is None):
-        raise ConfigError("options --a/--b: give both domain folders")
-    _check_names(config)
+
+
+def check_munit(config: TrainConfig) -> None:
+    """What model munit needs of the config (its registry entry calls this): known names,
+    positive sizes, and an image_size its generators and discriminators accept."""
+    from .losses import GAN_MODES
+    from .models.layers import INIT_FUNCTIONS
+    from .models.munit import _min_discriminator_size
+
+    mu = config.munit
+    for key in ("dim", "style_dim", "n_res", "mlp_dim", "n_layer_d", "num_scales", "lr_step"):
+        _positive(f"munit.{key}", getattr(mu, key))
+    _positive("munit.lr", mu.lr)
+    if mu.n_downsample < 0:
+        raise ConfigError(f"option munit.n_downsample: must be 0 or more, got {mu.n_downsample}")
+    _check_choice("munit.init", mu.init, sorted(INIT_FUNCTIONS))
+    # No gradient penalty in the MUNIT step.
+    _check_choice("munit.gan_mode", mu.gan_mode, [m for m in GAN_MODES.names() if m != "wgangp"])
+    size, multiple = config.data.image_size, 2**mu.n_downsample
+    smallest = max(
+        16, 2 ** (mu.n_downsample + 1), _min_discriminator_size(mu.n_layer_d, mu.num_scales)
+    )
+    if size % multiple or size < smallest:
+        raise ConfigError(
+            f"option data.image_size: model munit needs a multiple of {multiple} that is at "
+            f"least {smallest} (munit.n_layer_d={mu.n_layer_d}, munit.num_scales="
+            f"{mu.num_scales}), got {size}"
+        )
+
+
+def _check_medical(data: DataConfig) -> None:
+    """Windows and the slicing axis must parse (see unpaired.medical.windows)."""
+    from .medical.windows import parse_axis, parse_window
+
+    try:
+        parse_window(data.window_a, "data.window_a")
+        parse_window(data.window_b, "data.window_b")
+        parse_axis(data.axis, "data.axis")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_choice(option: str, value: str, choices: list[str] | tuple[str, ...]) -> None:
@@ -370,19 +487,9 @@ def _check_names(config: TrainConfig) -> None:
     """Names that pick parts from a registry must exist there."""
     # Imported here: config is data and must stay importable without the model code.
     from .data.transforms import PREPROCESS_MODES
-    from .losses import GAN_MODES
-    from .models.discriminators import DISCRIMINATORS
-    from .models.generators import GENERATORS
-    from .models.layers import INIT_FUNCTIONS, NORM_LAYERS
-    from .training.schedules import SCHEDULES
+    from .training.models import MODELS
 
-    cg = config.cyclegan
-    _check_choice("model", config.model, ["cyclegan"])
+    _check_choice("model", config.model, MODELS.names())
     _check_choice("precision", config.precision, ["fp32", "bf16", "fp16"])
     _check_choice("data.preprocess", config.data.preprocess, PREPROCESS_MODES)
-    _check_choice("cyclegan.generator", cg.generator, GENERATORS.names())
-    _check_choice("cyclegan.discriminator", cg.discriminator, DISCRIMINATORS.names())
-    _check_choice("cyclegan.norm", cg.norm, sorted(NORM_LAYERS))
-    _check_choice("cyclegan.init_type", cg.init_type, sorted(INIT_FUNCTIONS))
-    _check_choice("cyclegan.gan_mode", cg.gan_mode, GAN_MODES.names())
-    _check_choice("optim.lr_policy", config.optim.lr_policy, SCHEDULES.names())
+    MODELS.get(config.model).check_config(config)  # the model's own options

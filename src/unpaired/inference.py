@@ -28,6 +28,7 @@ from .data.transforms import from_unit, resize, to_unit
 from .devices import resolve_device
 from .models.cyclegan import CycleGAN
 from .models.generators import ResnetGenerator, UnetGenerator
+from .models.munit import MUNIT
 from .pretrained import load_pretrained
 from .tiling import translate_padded, translate_tiled
 
@@ -118,8 +119,27 @@ class Translator:
         batch_size: int = 1,
     ) -> Translator:
         """Load a model folder (``config.json`` + ``model.safetensors``) or a run folder
-        holding ``model/``. A bad folder raises :class:`unpaired.pretrained.ModelLoadError`."""
+        holding ``model/``. A bad folder raises :class:`unpaired.pretrained.ModelLoadError`.
+        A MUNIT folder gives a :class:`~unpaired.munit_translate.MUNITTranslator`."""
         model, config = load_pretrained(path, "cpu")
+        return cls.for_model(model, config, device, tile, overlap, batch_size)
+
+    @classmethod
+    def for_model(
+        cls,
+        model: nn.Module,
+        config: dict[str, Any],
+        device: torch.device | str = "cpu",
+        tile: int = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
+        batch_size: int = 1,
+    ) -> Translator:
+        """The translator for ``model``: this class, or for a MUNIT model a
+        :class:`~unpaired.munit_translate.MUNITTranslator` (which takes a ``style``)."""
+        if isinstance(model, MUNIT) and cls is Translator:
+            from .munit_translate import MUNITTranslator
+
+            return MUNITTranslator(model, config, device, tile, overlap, batch_size)
         return cls(model, config, device, tile, overlap, batch_size)
 
     def generator(self, direction: str) -> nn.Module:

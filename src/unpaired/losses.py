@@ -108,3 +108,73 @@ def gradient_penalty(
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)
     return weight * ((norms - 1.0) ** 2).mean()
+
+
+# --- MUNIT (Huang, Liu, Belongie, Kautz 2018) ----------------------------------------------------
+# Domain 1 is A, domain 2 is B. E^c_i / E^s_i are the content / style encoders, G_i the decoder
+# and D_i the multi-scale discriminator of domain i (see unpaired.models.munit). Every
+# reconstruction term is an unweighted mean absolute error; the step applies the lambdas.
+
+
+def image_reconstruction_loss(reconstructed: Tensor, real: Tensor) -> Tensor:
+    """L^{x_1}_recon = E ||G_1(E^c_1(x_1), E^s_1(x_1)) - x_1||_1 (mean absolute error).
+
+    Both images (N, C, H, W) in [-1, 1]; returns a 0-dim tensor.
+    """
+    return F.l1_loss(reconstructed, real)
+
+
+def content_reconstruction_loss(reconstructed: Tensor, content: Tensor) -> Tensor:
+    """L^{c_1}_recon = E ||E^c_2(G_2(c_1, s_2)) - c_1||_1, codes (N, C_c, H / 4, W / 4).
+
+    ``content`` (c_1) is not detached: as in the paper and the reference code, the gradient
+    reaches E^c_1 through the target as well.
+    """
+    return F.l1_loss(reconstructed, content)
+
+
+def style_reconstruction_loss(reconstructed: Tensor, style: Tensor) -> Tensor:
+    """L^{s_2}_recon = E ||E^s_2(G_2(c_1, s_2)) - s_2||_1, codes (N, style_dim, 1, 1).
+
+    ``style`` is the random style s_2 ~ N(0, I) the translation was decoded with.
+    """
+    return F.l1_loss(reconstructed, style)
+
+
+def cycle_reconstruction_loss(cycled: Tensor, real: Tensor) -> Tensor:
+    """The explicit style-augmented cycle term ||G_1(E^c_2(x_{1->2}), E^s_1(x_1)) - x_1||_1.
+
+    Images (N, C, H, W) in [-1, 1]; off in the paper's main setting (weight 0).
+    """
+    return F.l1_loss(cycled, real)
+
+
+def multiscale_discriminator_loss(
+    real_preds: list[Tensor], fake_preds: list[Tensor], mode: str = "lsgan"
+) -> Tensor:
+    """Loss of a multi-scale D_i: the sum over scales of adversarial(real) + adversarial(fake).
+
+    ``real_preds`` / ``fake_preds`` hold one raw score map (N, 1, h_k, w_k) per scale, for real
+    x_i and translated x_{j->i}. lsgan: sum_k mean((D_k(x_i) - 1)^2) + mean(D_k(x_{j->i})^2), as
+    in the reference code (no halving, summed, not averaged, over scales); vanilla is its nsgan.
+    """
+    if len(real_preds) != len(fake_preds):
+        raise ValueError(f"got {len(real_preds)} real and {len(fake_preds)} fake score maps")
+    objective = GAN_MODES.get(mode)
+    total = real_preds[0].new_zeros(())
+    for real, fake in zip(real_preds, fake_preds, strict=True):
+        total = total + objective.real(real) + objective.fake(fake)
+    return total
+
+
+def multiscale_generator_loss(fake_preds: list[Tensor], mode: str = "lsgan") -> Tensor:
+    """L^{x_i}_GAN for the generator: the sum over D_i's scales of the generator term.
+
+    ``fake_preds`` holds one score map (N, 1, h_k, w_k) per scale for x_{j->i}; lsgan:
+    sum_k mean((D_k(x_{j->i}) - 1)^2).
+    """
+    objective = GAN_MODES.get(mode)
+    total = fake_preds[0].new_zeros(())
+    for fake in fake_preds:
+        total = total + objective.generator(fake)
+    return total

@@ -12,6 +12,10 @@ Two steps, so that every check happens before anything is written:
 2. :func:`translate_files` reads, translates in batches of same-size images, and writes each
    result atomically (temporary file, then rename). An unreadable file is reported and
    skipped; the others are still translated.
+
+Medical inputs (NIfTI files, DICOM series folders, ``.npy`` arrays) are planned the same way
+(a series folder is one input, written to a folder of the same relative name) and translated
+slice by slice by :mod:`unpaired.medical.translate`.
 """
 
 from __future__ import annotations
@@ -29,16 +33,16 @@ from pathlib import Path
 import torch
 
 from .data.images import (
-    IMAGE_EXTENSIONS,
     ImageReadError,
     image_size,
     is_16bit,
-    list_images,
     read_image,
     write_image,
 )
 from .data.transforms import resize
 from .inference import Translator, short_side_size
+from .medical.sources import SOURCE_SUFFIXES, full_suffix, list_sources
+from .medical.translate import needs_medical, translate_medical
 from .progress import BarOrLines
 
 __all__ = ["Job", "TranslateError", "TranslateReport", "plan_jobs", "translate_files"]
@@ -77,15 +81,27 @@ def _glob_base(pattern: str) -> Path:
     return Path(*parts) if parts else Path(".")
 
 
+def _relative(found: Path, base: Path) -> Path:
+    """``found``'s path under ``base``; a DICOM series folder given itself keeps its name."""
+    rel = found.relative_to(base)
+    return Path(found.name) if rel == Path(".") else rel
+
+
+def _in_folder(folder: Path) -> list[tuple[Path, Path]]:
+    """Images, volumes and DICOM series folders under ``folder``, with relative paths."""
+    return [(f, _relative(f, folder)) for f in list_sources(folder)]
+
+
 def _expand(spec: str) -> tuple[list[tuple[Path, Path]], Path | None]:
     """``(file, path relative to its folder)`` pairs for one --input, and the folder that is
-    searched recursively (a folder input, or the fixed part of a ``**`` pattern), if any."""
+    searched recursively (a folder input, or the fixed part of a ``**`` pattern), if any.
+    A DICOM series counts as one input: its folder."""
     path = Path(spec)
     if path.is_dir():
-        return [(f, f.relative_to(path)) for f in list_images(path)], path
+        return _in_folder(path), path
     if path.is_file():
-        if path.suffix.lower() not in IMAGE_EXTENSIONS:
-            known = ", ".join(sorted(IMAGE_EXTENSIONS))
+        if full_suffix(path) not in SOURCE_SUFFIXES:
+            known = ", ".join(sorted(SOURCE_SUFFIXES))
             raise TranslateError(f"--input {spec}: not an image file extension (use {known})")
         return [(path, Path(path.name))], None
     if not _GLOB_CHARS & set(spec):
@@ -97,8 +113,8 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], Path | None]:
     for match in sorted(glob.glob(spec, recursive=True)):
         found = Path(match)
         if found.is_dir():
-            pairs += [(f, f.relative_to(base)) for f in list_images(found)]
-        elif found.suffix.lower() in IMAGE_EXTENSIONS:
+            pairs += [(f, f.relative_to(base)) for f in list_sources(found)]
+        elif full_suffix(found) in SOURCE_SUFFIXES:
             pairs.append((found, found.relative_to(base)))
     if not pairs:
         raise TranslateError(f"--input {spec}: the pattern matches no image files")
@@ -229,8 +245,14 @@ def translate_files(
     batch_size: int = 1,
     side_by_side: bool = False,
     progress: bool | None = None,
+    axis: str | int | None = None,
 ) -> TranslateReport:
     """Translate every job's image and write it (see the module docstring).
+
+    Medical inputs (NIfTI, DICOM series, ``.npy``, and 2-D images when the model records an
+    intensity window) are translated slice by slice along ``axis`` (default: the model's) and
+    written in their own format: see :mod:`unpaired.medical.translate`; they keep their size,
+    so ``size`` and ``side_by_side`` are refused for them.
 
     Each image keeps its resolution unless ``size`` is given (then the shorter side becomes
     ``size``, the aspect ratio is kept, and the output has that size). Images of the same size
@@ -244,7 +266,19 @@ def translate_files(
     c_in, c_out = translator.channels(direction)
     written_channels = max(c_in, c_out) if side_by_side else c_out
     report = TranslateReport()
-    bar = _Progress(len(jobs), progress)
+    medical = [job for job in jobs if needs_medical(job.source, translator.config, direction)]
+    if medical and (size is not None or side_by_side):
+        option = "--size" if size is not None else "--side-by-side"
+        raise TranslateError(
+            f"{option}: not available for volumes and medical images ({medical[0].source} "
+            "is one); they are translated at their own size and written in their own format"
+        )
+    if medical:
+        # First, so that a missing extra stops the command before anything is written.
+        translate_medical(translator, medical, report, direction, batch_size, progress, axis)
+        chosen = {id(job) for job in medical}
+        jobs = [job for job in jobs if id(job) not in chosen]
+    bar = _Progress(len(jobs), progress if jobs else False)
 
     def fail(job: Job, reason: str) -> None:
         report.failed.append((job.source, reason))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
+from ..medical.sources import has_medical_files
+from .errors import DataError
 from .images import IMAGE_EXTENSIONS, ImageReadError, image_size, list_images, read_image
 from .transforms import Preprocess
 
-
-class DataError(ValueError):
-    """A problem with the user's images; the message names the folder or file."""
+__all__ = ["DataError", "SingleFolder", "UnpairedDataset", "UnpairedSampler", "fixed_images"]
 
 
 class SingleFolder(Dataset):
@@ -33,6 +33,15 @@ class SingleFolder(Dataset):
     Files whose header cannot be read are named once in a warning and left out; an empty folder,
     or an image smaller than the crop, is a :class:`DataError`.
     ``self[(index, seed)]`` returns the preprocessed image (C, H, W) in [-1, 1].
+
+    Medical inputs: when the folder holds NIfTI (``.nii``, ``.nii.gz``), DICOM (``.dcm``
+    series folders) or ``.npy`` files, or a ``window`` is given, every item is one 2-D slice
+    (:class:`unpaired.medical.slices.SliceIndex`): volumes are cut along ``axis`` (axial,
+    coronal, sagittal, or array axis 0/1/2) and each slice is mapped through ``window`` (HU
+    ``[lo, hi]`` -> [0, 1], clipped; None: each volume's own [min, max]), repeated to 3
+    channels when ``channels`` is 3, then preprocessed like any image. Without a window,
+    2-D images are read as in an image folder, so a folder of ordinary images reads as it
+    always has; with one, their stored gray values (0..65535 for 16-bit) are windowed.
     """
 
     def __init__(
@@ -41,17 +50,24 @@ class SingleFolder(Dataset):
         channels: int,
         preprocess: Preprocess,
         max_images: int | None = None,
+        window: str | Sequence[float] | None = None,
+        axis: str | int = "axial",
     ) -> None:
         self.folder = Path(folder)
         self.channels = channels
         self.preprocess = preprocess
+        self.paths: list[Path] = []
+        self.sizes: list[tuple[int, int]] = []  # (height, width)
+        self.slices = None
+        self._bad: set[int] = set()
+        minimum = preprocess.min_input_size()
+        if window is not None or has_medical_files(self.folder):
+            self._index_slices(window, axis, max_images, minimum)
+            return
         try:
             candidates = list_images(self.folder)
         except FileNotFoundError as exc:
             raise DataError(str(exc)) from None
-        self.paths: list[Path] = []
-        self.sizes: list[tuple[int, int]] = []  # (height, width)
-        minimum = preprocess.min_input_size()
         for path in candidates:
             if max_images is not None and len(self.paths) >= max_images:
                 break
@@ -70,10 +86,43 @@ class SingleFolder(Dataset):
         if not self.paths:
             kinds = ", ".join(sorted(IMAGE_EXTENSIONS))
             raise DataError(f"folder {self.folder} has no readable images ({kinds})")
-        self._bad: set[int] = set()
+
+    def _index_slices(
+        self,
+        window: str | Sequence[float] | None,
+        axis: str | int,
+        max_images: int | None,
+        minimum: tuple[int, int] | None,
+    ) -> None:
+        """Index the slices of the medical inputs (see the class docstring)."""
+        from ..medical.slices import SliceIndex
+        from ..medical.windows import parse_axis, parse_window
+
+        try:
+            parsed = parse_window(window, "window")
+            axis = parse_axis(axis, "axis")
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        self.slices = SliceIndex(self.folder, parsed, axis, max_images)
+        for i in range(len(self.slices)):
+            height, width = self.slices.source(i).slice_size
+            if minimum is not None and (height < minimum[0] or width < minimum[1]):
+                raise DataError(
+                    f"slices of {self.slices.source(i).path} are {width}x{height}, smaller than "
+                    f"the {minimum[1]}x{minimum[0]} crop (option image_size, preprocess "
+                    f"{self.preprocess.mode})"
+                )
+            self.paths.append(self.slices.source(i).path)
+            self.sizes.append((height, width))
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def _read(self, i: int) -> Tensor:
+        """Item ``i`` as ``(channels, H, W)`` in [0, 1], before preprocessing."""
+        if self.slices is None:
+            return read_image(self.paths[i], self.channels)
+        return self.slices.read_tensor(i, self.channels)
 
     def output_sizes(self) -> set[tuple[int, int]]:
         """The distinct (H, W) the preprocessing produces for these images."""
@@ -91,7 +140,7 @@ class SingleFolder(Dataset):
             if i in self._bad:
                 continue
             try:
-                image = read_image(self.paths[i], self.channels)
+                image = self._read(i)
             except ImageReadError as exc:
                 self._bad.add(i)
                 warnings.warn(f"skipping {exc}", stacklevel=2)

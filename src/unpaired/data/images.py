@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "ImageReadError",
     "image_size",
     "is_16bit",
+    "list_files",
     "list_images",
     "read_image",
     "write_image",
@@ -99,7 +101,18 @@ def _check_not_empty(path: Path) -> None:
 def list_images(folder: str | Path) -> list[Path]:
     """All image files under ``folder``, recursively, in a stable sorted order.
 
-    Files are kept when their extension (case-insensitive) is in :data:`IMAGE_EXTENSIONS`.
+    Files are kept when their extension (case-insensitive) is in :data:`IMAGE_EXTENSIONS`;
+    see :func:`list_files` for the walk itself.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist or is not a directory.
+    """
+    return list_files(folder, lambda name: os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS)
+
+
+def list_files(folder: str | Path, accept: Callable[[str], bool]) -> list[Path]:
+    """All files under ``folder`` whose name ``accept`` keeps, recursively, in a stable order.
+
     Hidden files and hidden directories (names starting with ``"."``, such as ``.DS_Store``,
     ``._photo.jpg`` or ``.ipynb_checkpoints``) below ``folder`` are skipped. Symbolic links to
     files and directories are followed, except links back into their own ancestors (cycles).
@@ -143,7 +156,7 @@ def list_images(folder: str | Path) -> list[Path]:
                     real = os.path.realpath(entry.path)
                     if real not in ancestors:
                         stack.append((directory / name, (*rel, name), ancestors | {real}))
-                elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
+                elif accept(name) and entry.is_file():
                     found.append((*rel, name))
             except OSError:
                 continue  # broken entry (for example a dangling link)

@@ -12,6 +12,7 @@ Either way the exported network maps ``(N, C_in, H, W)`` float32 in [-1, 1] to
 ``(N, C_out, H, W)`` in [-1, 1]; H and W must be multiples of the generator's size multiple
 (4 and at least 8 for the ResNet generators; pad first, as :mod:`unpaired.tiling` does).
 The model folder's ``config.json`` and the direction travel inside the file as metadata.
+A MUNIT model's direction takes the style as a second input (see :mod:`.munit`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from ..inference import Translator, size_rule
+from ..munit_translate import MUNITTranslator
 from ..translate_files import temporary_name
 from .onnx import export_onnx
 from .pt2 import export_pt2
@@ -91,6 +93,17 @@ def export_model(
     if output.exists() and not overwrite:
         raise ExportError(f"--output {output}: exists already; pass --overwrite to replace it")
     translator = Translator.load(model_path, "cpu")
+    if isinstance(translator, MUNITTranslator):  # the style is a second input
+        from .munit import export_munit
+
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_name(output)
+        try:
+            error = export_munit(translator, fmt, tmp, direction)
+            os.replace(tmp, output)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return ExportResult(output, error)
     net = translator.generator(direction)
     c_in, c_out = translator.channels(direction)
     dims, (batch, height, width) = dynamic_shapes(net)

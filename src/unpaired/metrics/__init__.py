@@ -16,6 +16,7 @@ protocol, the Inception network, the :class:`FeatureExtractor` protocol and a st
 
 from __future__ import annotations
 
+from . import diversity  # noqa: F401 - registers the "diversity" metric
 from .distances import feature_statistics, frechet_distance, frechet_distance_from_features, kid
 from .errors import INSTALL_HINT, EvalError, MetricsUnavailable
 from .evaluate import EvalResult, evaluate, format_table

@@ -69,10 +69,12 @@ def score(
     extractor: FeatureExtractor | None,
     cache: dict | None = None,
     batch_size: int = 16,
+    stylize: Callable[[Tensor, str, int], Tensor] | None = None,
 ) -> dict[str, float]:
     """``{"<value>_<direction>": number}`` for every metric and direction, e.g. ``fid_a2b``.
 
-    ``cache`` keeps the real images' features between calls (evaluation during training).
+    ``cache`` keeps the real images' features between calls (evaluation during training);
+    ``stylize`` (models with styles) feeds the ``diversity`` metric (see ``DirectionView``).
     """
     cache = {} if cache is None else cache
     results: dict[str, float] = {}
@@ -90,6 +92,7 @@ def score(
                 cache,
                 data.truth.get(direction),
                 batch_size,
+                stylize,
             )
             for name in metrics:
                 values = METRICS.get(name).compute(view)

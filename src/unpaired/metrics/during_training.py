@@ -80,7 +80,7 @@ class TrainingEvaluator:
         saved_rng = rng_state()
         was_training = model.training
         try:
-            translator = Translator(model, info, self.device, tile=0)  # sets eval mode
+            translator = Translator.for_model(model, info, self.device, tile=0)  # eval mode
             scores = score(
                 translator.translate_unit,
                 self.data,

@@ -3,7 +3,9 @@
 Every image is read as the model reads it (:func:`unpaired.data.images.read_image`, with the
 domain's channel count), resized with antialiased bicubic interpolation so that its shorter
 side is ``size`` (by default the model's training crop), center-cropped to ``size x size``
-and quantized to 8 bits, as a saved file would be. The demo domains also bring their ground
+and quantized to 8 bits, as a saved file would be. Folders of medical volumes (NIfTI, DICOM
+series, ``.npy``) are read as 2-D slices through the domain's intensity window, as training
+read them (:class:`unpaired.medical.slices.SliceIndex`). The demo domains also bring their ground
 truth (:mod:`unpaired.data.synthetic`): the true rendering of each test scene in the other
 domain and the animal's mask, prepared the same way so that they stay pixel-aligned.
 """
@@ -16,8 +18,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..data.errors import DataError
 from ..data.images import ImageReadError, list_images, read_image
 from ..data.transforms import resize
+from ..medical.sources import has_medical_files
 from .errors import EvalError
 
 __all__ = ["EvalData", "is_demo_root", "load_eval_data", "load_folder", "prepare", "quantize"]
@@ -38,11 +42,43 @@ def prepare(image: Tensor, size: int) -> Tensor:
     return image[:, top : top + size, left : left + size]
 
 
+def load_slices(
+    folder: Path, channels: int, size: int, limit: int | None, window: object, axis: object
+) -> tuple[Tensor, list[str]]:
+    """Like :func:`load_folder` for medical inputs: the first ``limit`` slices, windowed;
+    names are ``relative/path#slice``."""
+    from ..medical.slices import SliceIndex
+    from ..medical.windows import parse_axis, parse_window
+
+    try:
+        index = SliceIndex(folder, parse_window(window), parse_axis(axis), limit)
+        if len(index) < 2:
+            raise EvalError(f"image folder {folder}: needs at least 2 slices, has {len(index)}")
+        images = []
+        for i in range(len(index)):
+            images.append(quantize(prepare(index.read_tensor(i, channels), size)))
+    except (DataError, ImageReadError, ValueError) as exc:
+        if isinstance(exc, EvalError):
+            raise
+        raise EvalError(str(exc)) from None
+    return torch.stack(images), [index.name(i) for i in range(len(index))]
+
+
 def load_folder(
-    folder: Path, channels: int, size: int, limit: int | None = None
+    folder: Path,
+    channels: int,
+    size: int,
+    limit: int | None = None,
+    window: object = None,
+    axis: object = "axial",
 ) -> tuple[Tensor, list[str]]:
     """The first ``limit`` images of ``folder`` (sorted, recursive) as ``(N, channels, size,
-    size)`` in [0, 1], quantized, and their paths relative to ``folder``."""
+    size)`` in [0, 1], quantized, and their paths relative to ``folder``.
+
+    With a ``window`` (HU ``"lo,hi"``, a preset or ``[lo, hi]``), or when the folder holds
+    medical volumes, the items are 2-D slices along ``axis`` (:func:`load_slices`)."""
+    if window is not None or has_medical_files(folder):
+        return load_slices(folder, channels, size, limit, window, axis)
     try:
         paths = list_images(folder)
     except FileNotFoundError:
@@ -112,11 +148,14 @@ def load_eval_data(
     size: int,
     limit: int | None = None,
     demo_root: Path | None = None,
+    windows: tuple[object, object] = (None, None),
+    axis: object = "axial",
 ) -> EvalData:
     """Load both domains; with ``demo_root`` (the demo's folder, ``dir_a`` being its testA/),
-    also the ground truth of both directions."""
-    a, names_a = load_folder(Path(dir_a), channels[0], size, limit)
-    b, names_b = load_folder(Path(dir_b), channels[1], size, limit)
+    also the ground truth of both directions. ``windows`` (A, B) and ``axis`` are the
+    training data's medical options (``data.window_a``, ``data.window_b``, ``data.axis``)."""
+    a, names_a = load_folder(Path(dir_a), channels[0], size, limit, windows[0], axis)
+    b, names_b = load_folder(Path(dir_b), channels[1], size, limit, windows[1], axis)
     data = EvalData(a, b, names_a, names_b, size, f"{dir_a} | {dir_b}")
     if is_demo_root(demo_root):
         assert demo_root is not None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.images import image_size, list_images
+from ..medical.windows import model_windows
 from .core import DIRECTION_DOMAINS, TranslateFn, check_metrics, identity_translate, score
 from .errors import EvalError
 from .eval_data import EvalData, is_demo_root, load_eval_data
@@ -131,6 +132,9 @@ def evaluate(
         raise EvalError(f"--device {exc}") from None
 
     run_dir, info_model, step = None, {}, None
+    defaults, stylize = DEFAULT_METRICS, None  # a model with styles brings its own (MUNIT)
+    windows: tuple[Any, Any] = (None, None)
+    axis: Any = "axial"
     if model is not None:
         model_dir, run_dir = _model_folders(Path(model))
         try:
@@ -139,7 +143,14 @@ def evaluate(
             raise EvalError(str(exc)) from None
         info_model = translator.config
         step = info_model.get("step")
+        try:
+            recorded, axis = model_windows(info_model)
+        except ValueError as exc:
+            raise EvalError(f"{model_dir / 'config.json'}: {exc}") from None
+        windows = (recorded["a"], recorded["b"])
         translate: TranslateFn = translator.translate_unit
+        defaults = getattr(translator, "default_metrics", DEFAULT_METRICS)
+        stylize = getattr(translator, "translate_styles", None)
         channels = (int(info_model["channels_a"]), int(info_model["channels_b"]))
     else:
         channels = (3, 3)
@@ -151,7 +162,7 @@ def evaluate(
         first = list_images(dir_a)[:1]
         size = min(image_size(first[0])) if first else 256
     if metrics is None:
-        base = DEFAULT_METRICS if model is not None else ("fid", "kid")
+        base = defaults if model is not None else ("fid", "kid")
         metrics = (*base, "demo") if demo_root is not None else base
     names = check_metrics(metrics, demo_root is not None)
     extractor = None
@@ -159,8 +170,20 @@ def evaluate(
         extractor = (
             build_features(features, torch_device) if isinstance(features, str) else features
         )
-    eval_data: EvalData = load_eval_data(dir_a, dir_b, channels, size, num_images, demo_root)
-    scores = score(translate, eval_data, directions, names, extractor, batch_size=batch_size)
+    eval_data: EvalData = load_eval_data(
+        dir_a, dir_b, channels, size, num_images, demo_root, windows, axis
+    )
+    scores = score(
+        translate, eval_data, directions, names, extractor, batch_size=batch_size, stylize=stylize
+    )
+    notes = [note] if note else []
+    if extractor is not None and 1 in channels:
+        notes.append("FID/KID: 1-channel images are repeated to 3 channels for the feature network")
+    if any(w is not None for w in windows):
+        shown = ", ".join(
+            f"{d} [{w.lo:g}, {w.hi:g}]" for d, w in zip("AB", windows, strict=True) if w
+        )
+        notes.append(f"slices are windowed as in training: {shown} (HU)")
     info = {
         "model": str(model) if model is not None else "identity",
         "step": step,
@@ -169,6 +192,9 @@ def evaluate(
         "images": {"A": int(eval_data.a.shape[0]), "B": int(eval_data.b.shape[0])},
         "features": extractor.name if extractor is not None else None,
         "protocol": PROTOCOL,
+        "channels": {"A": channels[0], "B": channels[1]},
+        "gray_repeated_to_rgb": extractor is not None and 1 in channels,
+        "windows": {d: (w.as_list() if w else None) for d, w in zip("AB", windows, strict=True)},
         "directions": list(directions),
         "metrics": scores,
         "device": str(torch_device),
@@ -180,7 +206,7 @@ def evaluate(
         path = _json_path(run_dir, step)
     if path is not None:
         _write_json(path, info)
-    return EvalResult(scores, info, list(directions), path, [note] if note else [])
+    return EvalResult(scores, info, list(directions), path, notes)
 
 
 def _fmt(value: float) -> str:

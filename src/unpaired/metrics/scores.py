@@ -47,6 +47,8 @@ class DirectionView:
         cache: shared feature cache; the target's features are stored under
             ``(direction, "target")`` so that repeated evaluations compute them once.
         truth: demo only, ``(true renderings, masks)`` of the source scenes.
+        stylize: models with styles (MUNIT) only: ``(x (N, C_in, S, S) in [0, 1], direction,
+            K) -> (N, K, C_out, S, S)`` in [0, 1], each input in the same K random styles.
     """
 
     def __init__(
@@ -60,7 +62,9 @@ class DirectionView:
         cache: dict | None = None,
         truth: tuple[Tensor, Tensor] | None = None,
         batch_size: int = 32,
+        stylize: Callable[[Tensor, str, int], Tensor] | None = None,
     ) -> None:
+        self.stylize = stylize
         self.direction, self.source, self.translated, self.target = (
             direction,
             source,

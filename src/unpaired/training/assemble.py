@@ -58,8 +58,11 @@ def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
     train_a, train_b, test_a, test_b = data_dirs(config)
     pre = Preprocess(data.preprocess, data.load_size, data.image_size, data.flip)
     fixed = Preprocess(data.preprocess, data.load_size, data.image_size, flip=False)
-    domain_a = SingleFolder(train_a, data.channels_a, pre, data.max_images)
-    domain_b = SingleFolder(train_b, data.channels_b, pre, data.max_images)
+    # HU windows and the slicing axis, for CT/MRI volumes (None: ordinary images)
+    med_a = {"window": data.window_a, "axis": data.axis}
+    med_b = {"window": data.window_b, "axis": data.axis}
+    domain_a = SingleFolder(train_a, data.channels_a, pre, data.max_images, **med_a)
+    domain_b = SingleFolder(train_b, data.channels_b, pre, data.max_images, **med_b)
     if config.batch_size > 1:
         sizes = domain_a.output_sizes() | domain_b.output_sizes()
         if len(sizes) > 1:
@@ -67,8 +70,8 @@ def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
                 f"option batch_size: images come out in {len(sizes)} different sizes with "
                 f"preprocess {data.preprocess}; use batch_size 1 or a cropping preprocess"
             )
-    sample_a = SingleFolder(test_a or train_a, data.channels_a, fixed)
-    sample_b = SingleFolder(test_b or train_b, data.channels_b, fixed)
+    sample_a = SingleFolder(test_a or train_a, data.channels_a, fixed, **med_a)
+    sample_b = SingleFolder(test_b or train_b, data.channels_b, fixed, **med_b)
     dataset = UnpairedDataset(domain_a, domain_b)
     sampler = UnpairedSampler(
         len(domain_a), len(domain_b), config.seed, data.serial, rank, world_size
@@ -97,25 +100,39 @@ def build_evaluator(config: cfg.TrainConfig):
         config.data.image_size,
         config.eval_images,
         root if is_demo_root(root) else None,
+        windows=(config.data.window_a, config.data.window_b),
+        axis=config.data.axis,
     )
     keep_best = config.keep_best if config.keep_best is not None else True
     return TrainingEvaluator(data, extractor, device, keep_best=keep_best)
 
 
-def model_info(config: cfg.TrainConfig) -> dict[str, Any]:
-    """What ``model/config.json`` records: architecture, preprocessing, provenance."""
-    cg, data = config.cyclegan, config.data
+def data_info(config: cfg.TrainConfig) -> dict[str, Any]:
+    """What every ``model/config.json`` records of the data: channels, preprocessing, the
+    intensity windows and slicing axis (so translation maps HU the same way), the run."""
+    from ..medical.windows import windows_info
+
+    data = config.data
     return {
         "channels_a": data.channels_a,
         "channels_b": data.channels_b,
-        "generator": cg.generator,
-        "ngf": cg.ngf,
-        "norm": cg.norm,
-        "use_dropout": cg.use_dropout,
         "preprocess": {
             "mode": data.preprocess,
             "load_size": data.load_size,
             "image_size": data.image_size,
         },
+        **windows_info(data.window_a, data.window_b, data.axis),
         "run": config.name,
+    }
+
+
+def model_info(config: cfg.TrainConfig) -> dict[str, Any]:
+    """What a CycleGAN ``model/config.json`` records: architecture, data, provenance."""
+    cg = config.cyclegan
+    return {
+        "generator": cg.generator,
+        "ngf": cg.ngf,
+        "norm": cg.norm,
+        "use_dropout": cg.use_dropout,
+        **data_info(config),
     }

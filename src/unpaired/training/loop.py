@@ -10,7 +10,6 @@ with ``eval_every``, FID/KID records in ``metrics.jsonl`` and ``model_best/`` (s
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
 import signal
 import time
@@ -24,16 +23,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from .. import config as cfg
-from ..image_pool import ImagePool
-from ..models.cyclegan import CycleGAN, build_cyclegan
 from ..pretrained import save_pretrained
 from ..report import write_report
 from . import distributed
-from .assemble import build_data, build_evaluator, model_info, resolve_device
+from .assemble import build_data, build_evaluator, resolve_device
 from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .samples import write_samples
-from .schedules import build_scheduler, step_scheduler
-from .steps import CycleGANWeights, GradScalers, StepOptions, cyclegan_step
+from .models import MODELS, StepContext
+from .schedules import step_scheduler
+from .steps import GradScalers, StepOptions
 from .tracking import (
     JsonlLogger,
     NullLogger,
@@ -45,8 +42,6 @@ from .tracking import (
     truncate_after,
 )
 
-LOSS_KEYS = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
-NETS = ("g_ab", "g_ba", "d_a", "d_b")
 # Under torchrun the ranks agree on a stop request (Ctrl-C, SIGTERM) every this many steps;
 # a collective per step would make every GPU step wait for the host.
 STOP_CHECK_EVERY = 10
@@ -106,9 +101,11 @@ def _ignore_sigint(worker_id: int) -> None:  # noqa: ARG001
 class Run:
     """The assembled pieces of one training run and the operations on them.
 
-    Under torchrun (``where.enabled``) each rank holds the same networks, wrapped in DDP for
-    the step (``self.nets``), its own data shard, image pools and RNG streams; rank 0 alone
-    writes the run folder, and checkpoints carry every rank's pools and RNG states.
+    What differs between models comes from their registry entry (``self.spec``, see
+    :mod:`unpaired.training.models`). Under torchrun (``where.enabled``) each rank holds the
+    same networks, wrapped in DDP for the step (``self.nets``), its own data shard, image pools
+    and RNG streams; rank 0 alone writes the run folder, and checkpoints carry every rank's
+    pools and RNG states.
     """
 
     def __init__(
@@ -120,12 +117,9 @@ class Run:
             self.device = distributed.rank_device(resolve_device(config.device), where)
         except ValueError as exc:
             raise cfg.ConfigError(f"option device: {exc}") from None
-        cg, data = config.cyclegan, config.data
-        if where.enabled and cg.gan_mode == "wgangp":
-            raise cfg.ConfigError(
-                "option cyclegan.gan_mode: wgangp's gradient penalty does not run under DDP "
-                "(torchrun); use lsgan, vanilla or hinge"
-            )
+        self.spec = spec = MODELS.get(config.model)
+        if where.enabled:
+            spec.check_distributed(config)
         torch.manual_seed(config.seed)
         if not where.is_main:  # rank 0 generates the demo data first (shared file system)
             distributed.barrier(where)
@@ -134,66 +128,43 @@ class Run:
         )
         if where.is_main:
             distributed.barrier(where)
-        self.model: CycleGAN = build_cyclegan(
-            data.channels_a,
-            data.channels_b,
-            cg.generator,
-            cg.discriminator,
-            cg.ngf,
-            cg.ndf,
-            cg.n_layers_d,
-            cg.norm,
-            cg.use_dropout,
-            cg.init_type,
-            cg.init_gain,
-        ).to(self.device)
+        self.model = spec.build(config).to(self.device)
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        for name in NETS:
+        for name in spec.nets:
             net = distributed.sync_batchnorm(getattr(self.model, name), self.device, where)
             setattr(self.model, name, net)
         # What the step calls: the networks themselves, or their DDP wrappers.
         self.nets = (
-            CycleGAN(*(distributed.wrap(getattr(self.model, n), self.device, where) for n in NETS))
+            spec.rebundle(
+                [distributed.wrap(getattr(self.model, n), self.device, where) for n in spec.nets]
+            )
             if where.enabled
             else self.model
         )
         if where.rank > 0:  # own dropout noise per rank; rank 0 keeps the one-process stream
             torch.manual_seed(config.seed + 1_000_003 * where.rank)
-        opt = config.optim
-        betas = (opt.beta1, opt.beta2)
-        g_params = itertools.chain(self.model.g_ab.parameters(), self.model.g_ba.parameters())
-        d_params = itertools.chain(self.model.d_a.parameters(), self.model.d_b.parameters())
-        self.opt_g = torch.optim.Adam(g_params, lr=opt.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(d_params, lr=opt.lr, betas=betas)
-        self.sched_g, self.sched_d = (
-            build_scheduler(
-                opt.lr_policy, o, config.epochs, config.epochs_decay, opt.lr_decay_epochs
-            )
-            for o in (self.opt_g, self.opt_d)
-        )
-        pool_seed = config.seed * 2 + 1_000_003 * where.rank
-        self.pool_a = ImagePool(cg.pool_size, seed=pool_seed + 1)
-        self.pool_b = ImagePool(cg.pool_size, seed=pool_seed + 2)
-        self.weights = CycleGANWeights(
-            cg.gan_mode, cg.lambda_a, cg.lambda_b, cg.lambda_identity, cg.lambda_gp
-        )
-        self.options = StepOptions(
+        optimizers = spec.optimizers(self.model, config)
+        self.opt_g, self.opt_d = optimizers.opt_g, optimizers.opt_d
+        self.sched_g, self.sched_d = optimizers.sched_g, optimizers.sched_d
+        self.pools = spec.pools(config, config.seed * 2 + 1_000_003 * where.rank)
+        options = StepOptions(
             fused=(
                 (
                     config.fused_passes
                     if config.fused_passes is not None
                     else self.device.type == "cuda"
                 )
-                and cg.norm != "batch"  # batch norm mixes the samples of a batch
+                and spec.fusable(config)
             ),
             precision=config.precision,
             channels_last=config.channels_last,
         )
         fp16 = config.precision == "fp16"
-        self.scalers = GradScalers(
+        scalers = GradScalers(
             *(torch.amp.GradScaler(self.device.type) if fp16 else None for _ in range(2))
         )
+        self.context = StepContext(spec.weights(config), options, scalers, self.pools)
         self.pos = Position()
         # Running sums stay tensors (float64) until logged, so no step waits for a .item().
         self.log_sums: dict[str, torch.Tensor] = {}
@@ -207,7 +178,7 @@ class Run:
     def rank_state(self) -> dict[str, Any]:
         """What differs between ranks: image pools, RNG streams, unlogged loss sums (on CPU)."""
         return {
-            "pools": {"a": self.pool_a.state_dict(), "b": self.pool_b.state_dict()},
+            "pools": {k: pool.state_dict() for k, pool in self.pools.items()},
             "rng": rng_state(),
             "log": {
                 "sums": {k: v.cpu() for k, v in self.log_sums.items()},
@@ -236,10 +207,10 @@ class Run:
         return {
             "config": cfg.to_dict(self.config),
             "position": vars(self.pos).copy(),
-            "models": {n: getattr(m, n).state_dict() for n in NETS},
+            "models": {n: getattr(m, n).state_dict() for n in self.spec.nets},
             "optimizers": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
             "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
-            "scalers": {k: s.state_dict() for k, s in vars(self.scalers).items() if s},
+            "scalers": {k: s.state_dict() for k, s in vars(self.context.scalers).items() if s},
             **ranks[0],
             "world_size": self.dist.world_size,
             "other_ranks": ranks[1:],
@@ -253,7 +224,7 @@ class Run:
         self.sched_g.load_state_dict(state["schedulers"]["g"])
         self.sched_d.load_state_dict(state["schedulers"]["d"])
         for key, scaler_state in state["scalers"].items():
-            getattr(self.scalers, key).load_state_dict(scaler_state)
+            getattr(self.context.scalers, key).load_state_dict(scaler_state)
         self.pos = Position(**state["position"])
         saved_world = state.get("world_size", 1)
         if saved_world != self.dist.world_size and self.dist.is_main:
@@ -269,8 +240,8 @@ class Run:
             mine = others[self.dist.rank - 1]
         else:
             return  # a rank the checkpoint did not have: fresh pools and RNG streams
-        self.pool_a.load_state_dict(mine["pools"]["a"], self.device)
-        self.pool_b.load_state_dict(mine["pools"]["b"], self.device)
+        for key, pool in self.pools.items():
+            pool.load_state_dict(mine["pools"][key], self.device)
         self.log_sums = {k: v.to(self.device) for k, v in mine["log"]["sums"].items()}
         self.log_count = mine["log"]["count"]
         self.epoch_loss = mine["epoch_loss"]["sum"].to(self.device)
@@ -288,21 +259,23 @@ class Run:
         save_checkpoint(ckpt_dir / "latest.pt", state)
         if epoch_copy:
             save_checkpoint(ckpt_dir / f"epoch_{self.pos.epoch:04d}.pt", state)
-        info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
+        info = self.spec.model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
         save_pretrained(self.run_dir / "model", self.model, info)
 
     def evaluate(self, logger: JsonlLogger, progress: Progress) -> None:
         """FID/KID of the current generators into metrics.jsonl (leaves every RNG as it was)."""
         from ..metrics.during_training import format_record
 
-        info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
+        info = self.spec.model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
         record = self.evaluator(self.model, self.pos.step, info)
         logger.log(record)
         progress.write(format_record(record))
 
     def write_samples(self) -> Path:
         path = self.run_dir / "samples" / f"step_{self.pos.step:06d}.png"
-        return write_samples(path, self.model, self.sample_a, self.sample_b)
+        return self.spec.write_samples(
+            path, self.model, self.sample_a, self.sample_b, self.config.seed
+        )
 
     # --- the loop ---------------------------------------------------------------------------
     def loader(self) -> DataLoader:
@@ -340,7 +313,7 @@ class Run:
             "epoch": self.pos.epoch + 1,
             "lr": self.opt_g.param_groups[0]["lr"],
         }
-        keys = [k for k in LOSS_KEYS if k in self.log_sums]
+        keys = [k for k in self.spec.loss_keys if k in self.log_sums]
         means = distributed.mean([self.log_sums[k] / n for k in keys], self.dist)
         record.update({k: float(v) for k, v in zip(keys, means, strict=True)})
         record["sec_per_step"] = seconds / n
@@ -355,18 +328,19 @@ class Run:
             v = v.double()
             self.log_sums[k] = self.log_sums[k] + v if k in self.log_sums else v
         self.log_count += 1
-        g_keys = ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")
-        self.epoch_loss = self.epoch_loss.to(losses["G_A"].device) + sum(
+        g_keys = self.spec.plateau_keys
+        self.epoch_loss = self.epoch_loss.to(losses[g_keys[0]].device) + sum(
             losses[k].double() for k in g_keys
         )
         self.epoch_steps += 1
 
     def end_epoch(self) -> None:
         # The ranks average their losses, so a plateau schedule decides the same on all.
-        (mean,) = distributed.mean([self.epoch_loss / max(self.epoch_steps, 1)], self.dist)
-        mean = float(mean)
-        step_scheduler(self.sched_g, mean)
-        step_scheduler(self.sched_d, mean)
+        if not self.spec.per_iteration:
+            (mean,) = distributed.mean([self.epoch_loss / max(self.epoch_steps, 1)], self.dist)
+            mean = float(mean)
+            step_scheduler(self.sched_g, mean)
+            step_scheduler(self.sched_d, mean)
         self.pos.epoch += 1
         self.pos.batch = 0
         self.epoch_loss, self.epoch_steps = torch.zeros_like(self.epoch_loss), 0
@@ -393,17 +367,10 @@ class Run:
             stopping = False
             for batch in loader:
                 batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-                out = cyclegan_step(
-                    self.nets,
-                    self.opt_g,
-                    self.opt_d,
-                    batch,
-                    self.pool_a,
-                    self.pool_b,
-                    self.weights,
-                    self.options,
-                    self.scalers,
-                )
+                out = self.spec.step(self.nets, self.opt_g, self.opt_d, batch, self.context)
+                if self.spec.per_iteration:
+                    self.sched_g.step()
+                    self.sched_d.step()
                 self.pos.step += 1
                 self.pos.batch += 1
                 self.accumulate(out)
@@ -455,7 +422,7 @@ def train(
     resume: dict[str, Any] | None = None,
     progress: bool | None = None,
 ) -> Path:
-    """Train CycleGAN as ``config`` says; returns the run folder.
+    """Train the model ``config.model`` names as ``config`` says; returns the run folder.
 
     ``resume`` is a loaded checkpoint (see :func:`resume_config`), and ``run_dir`` its folder.
     Raises :class:`TrainingInterrupted` after a signal, once the checkpoint is safely written.

@@ -1,4 +1,8 @@
-"""Sample grids: real_A | fake_B | rec_A and real_B | fake_A | rec_B for fixed images."""
+"""Sample grids for fixed images.
+
+CycleGAN: real_A | fake_B | rec_A and real_B | fake_A | rec_B. MUNIT: real_A | A->B in
+``MUNIT_STYLES`` fixed random styles, then real_B | B->A in as many styles.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,22 @@ from torch import Tensor
 from ..data.images import write_image
 from ..data.transforms import to_unit
 from ..models.cyclegan import CycleGAN
+from ..models.munit import MUNIT
+
+MUNIT_STYLES = 4
 
 
-def make_grid(rows: list[list[Tensor]], pad: int = 2, gap: int = 6) -> Tensor:
+def make_grid(rows: list[list[Tensor]], pad: int = 2, gap: int = 6, group: int = 3) -> Tensor:
     """Lay out images (C, H, W) in [-1, 1] row by row on a white canvas.
 
     1-channel images are shown as gray RGB; images may differ in size (each cell is as large as
-    the largest image of its column). A wider ``gap`` separates every third column, so the
-    A -> B and B -> A triples read apart. Returns (3, H', W') in [0, 1].
+    the largest image of its column). A wider ``gap`` separates every ``group`` columns, so the
+    A -> B and B -> A groups read apart. Returns (3, H', W') in [0, 1].
     """
     ncols = max(len(r) for r in rows)
     heights = [max(img.shape[-2] for img in row) for row in rows]
     widths = [max(row[c].shape[-1] for row in rows if c < len(row)) for c in range(ncols)]
-    seps = [pad if (c + 1) % 3 else gap for c in range(ncols)]
+    seps = [pad if (c + 1) % group else gap for c in range(ncols)]
     canvas = torch.ones(3, sum(heights) + pad * (len(rows) + 1), sum(widths) + sum(seps) + pad)
     y = pad
     for row, h in zip(rows, heights, strict=True):
@@ -65,4 +72,54 @@ def write_samples(
 ) -> Path:
     """Translate the fixed images and save the grid as a PNG at ``path``."""
     write_image(make_grid(translate_samples(model, images_a, images_b)), path)
+    return path
+
+
+def fixed_styles(count: int, style_dim: int, seed: int) -> Tensor:
+    """``count`` styles s ~ N(0, I) of shape (count, style_dim, 1, 1) from their own seeded
+    generator, so drawing them never moves the training RNG."""
+    return torch.randn(count, style_dim, 1, 1, generator=torch.Generator().manual_seed(seed))
+
+
+@torch.no_grad()
+def munit_samples(
+    model: MUNIT,
+    images_a: Tensor | list[Tensor],
+    images_b: Tensor | list[Tensor],
+    styles: int = MUNIT_STYLES,
+    seed: int = 0,
+) -> list[list[Tensor]]:
+    """One row per sample: [real_A, G_2(c_1, s_2^k) for k < styles, real_B, G_1(c_2, s_1^k)...].
+
+    The same ``styles`` fixed styles (:func:`fixed_styles`) are used for every row and call.
+    """
+    device = next(model.gen_a.parameters()).device
+    s_b = fixed_styles(styles, model.style_dim, seed).to(device)
+    s_a = fixed_styles(styles, model.style_dim, seed + 1).to(device)
+    was_training = model.training
+    model.eval()
+    rows = []
+    try:
+        for real_a, real_b in zip(images_a, images_b, strict=False):
+            real_a = real_a.unsqueeze(0).to(device)
+            real_b = real_b.unsqueeze(0).to(device)
+            c_a = model.gen_a.encode_content(real_a).expand(styles, -1, -1, -1)
+            c_b = model.gen_b.encode_content(real_b).expand(styles, -1, -1, -1)
+            ab, ba = model.gen_b.decode(c_a, s_b), model.gen_a.decode(c_b, s_a)
+            rows.append([real_a[0], *ab, real_b[0], *ba])
+    finally:
+        model.train(was_training)
+    return rows
+
+
+def write_munit_samples(
+    path: Path,
+    model: MUNIT,
+    images_a: Tensor | list[Tensor],
+    images_b: Tensor | list[Tensor],
+    seed: int = 0,
+) -> Path:
+    """Save the MUNIT grid (:func:`munit_samples`) as a PNG at ``path``."""
+    rows = munit_samples(model, images_a, images_b, MUNIT_STYLES, seed)
+    write_image(make_grid(rows, group=MUNIT_STYLES + 1), path)
     return path

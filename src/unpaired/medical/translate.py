@@ -1,0 +1,178 @@
+"""Volumes in, volumes out: translating medical files slice by slice (``unpaired translate``).
+
+Each input is read whole, cut into 2-D slices along the model's axis, mapped through the
+source domain's window to the networks' range, translated in batches, mapped back through the
+target domain's window to physical units (HU), stacked in the original order, and written in
+the input's format (:mod:`.volume`):
+
+* NIfTI -> NIfTI with the same shape, affine and header (integer types keep their type with
+  rounding and clipping, through ``scl_slope`` / ``scl_inter``; float types stay float);
+* DICOM series -> DICOM series with the same geometry tags, new Series/SOP Instance UIDs,
+  pixels stored back through the rescale slope/intercept into the original stored type;
+* ``.npy`` and 2-D PNG/TIFF -> the same format and dtype.
+
+The windows and axis come from the model folder's ``config.json`` (``"windows": {"a": [lo,
+hi], "b": [lo, hi]}``, ``"axis"``), so translation maps intensities exactly as training did.
+Without a recorded window a file is mapped by its own range (:func:`~.windows.auto_window`),
+and the output is mapped back to that same range.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ..data.errors import DataError, MissingExtra
+from ..data.images import ImageReadError
+from ..progress import BarOrLines
+from .sources import kind_of
+from .volume import probe, read_medical, resolve_axis, slice_view, unslice
+from .windows import Window, model_windows
+
+if TYPE_CHECKING:
+    from ..inference import Translator
+
+__all__ = ["direction_windows", "needs_medical", "translate_medical", "translate_slices"]
+
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def direction_windows(
+    config: dict[str, Any], direction: str
+) -> tuple[Window | None, Window | None, str | int]:
+    """``(input window, output window, axis)`` recorded in a model's config for a direction."""
+    windows, axis = model_windows(config)
+    source, target = ("a", "b") if direction == "a2b" else ("b", "a")
+    return windows[source], windows[target], axis
+
+
+def needs_medical(path: Any, config: dict[str, Any], direction: str) -> bool:
+    """Whether an input goes through the medical path: every NIfTI, DICOM and ``.npy``
+    input, and 2-D images when the model records a window for the source domain."""
+    kind = kind_of(path)
+    if kind in ("nifti", "dicom", "npy"):
+        return True
+    return kind == "image" and direction_windows(config, direction)[0] is not None
+
+
+class _SliceProgress(BarOrLines):
+    """tqdm bar of slices on a terminal; otherwise about 20 plain lines in all."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        super().__init__(total, 0, "slice", enabled)
+        self.total, self.done = total, 0
+        self.every = max(1, math.ceil(total / 20))
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.done == self.total or self.done // self.every > (self.done - n) // self.every:
+            print(f"translated {self.done}/{self.total} slices", file=sys.stderr, flush=True)
+
+
+def translate_slices(
+    translator: Translator,
+    slices: np.ndarray,
+    window_in: Window,
+    window_out: Window,
+    direction: str = "a2b",
+    batch_size: int = 1,
+    on_batch: Any = None,
+) -> np.ndarray:
+    """Translate ``(n, H, W)`` slices in physical units; returns float32 ``(n, H, W)`` in
+    physical units within ``window_out``.
+
+    Each batch: window -> [0, 1] (clipped), repeated to 3 channels for an RGB model,
+    :meth:`~unpaired.inference.Translator.translate_unit`, luma of a 3-channel output, then
+    the output window's inverse. ``on_batch(k)`` is called after each batch of ``k`` slices.
+    """
+    c_in, c_out = translator.channels(direction)
+    out = np.empty(slices.shape, np.float32)
+    for start in range(0, slices.shape[0], batch_size):
+        chunk = slices[start : start + batch_size]
+        x = torch.from_numpy(window_in.to_unit(chunk))[:, None]
+        x = x.expand(-1, c_in, -1, -1).contiguous()
+        y = translator.translate_unit(x, direction).float().cpu()
+        if c_out == 3:
+            r, g, b = _LUMA
+            y = r * y[:, 0:1] + g * y[:, 1:2] + b * y[:, 2:3]
+        out[start : start + len(chunk)] = window_out.from_unit(y[:, 0].numpy())
+        if on_batch is not None:
+            on_batch(len(chunk))
+    return out
+
+
+def translate_medical(
+    translator: Translator,
+    jobs: Sequence[Any],
+    report: Any,
+    direction: str = "a2b",
+    batch_size: int = 1,
+    progress: bool | None = None,
+    axis: str | int | None = None,
+) -> None:
+    """Translate ``jobs`` (``.source`` -> ``.output``) as in the module docstring, adding each
+    written output to ``report.written`` and each ``(source, reason)`` failure to
+    ``report.failed`` (printed as an ``error:`` line); one bad file does not stop the others.
+
+    Raises:
+        MissingExtra: a DICOM or NIfTI input needs the ``medical`` extra.
+    """
+    window_in, window_out, model_axis = direction_windows(translator.config, direction)
+    axis = model_axis if axis is None else axis
+    planned: list[tuple[Any, int, int]] = []  # (job, array axis, slices)
+    failures: list[tuple[Any, str]] = []
+    for job in jobs:
+        try:
+            info = probe(job.source)
+            array_axis = resolve_axis(axis, info)
+        except MissingExtra:
+            raise
+        except (ImageReadError, DataError, ValueError, OSError) as exc:
+            failures.append((job, str(exc)))
+            continue
+        count = 1 if array_axis == -1 else info.shape[array_axis]
+        planned.append((job, array_axis, count))
+    bar = _SliceProgress(sum(n for _, _, n in planned), progress)
+
+    def fail(job: Any, reason: str) -> None:
+        report.failed.append((job.source, reason))
+        bar.write(f"error: {reason}")
+
+    try:
+        for job, reason in failures:
+            fail(job, reason)
+        for job, array_axis, count in planned:
+            try:
+                image = read_medical(job.source)
+            except MissingExtra:
+                raise
+            except (ImageReadError, DataError, OSError) as exc:
+                fail(job, str(exc))
+                bar.update(count)
+                continue
+            slices = slice_view(image.values, array_axis)
+            own = image.default_window()
+            values = translate_slices(
+                translator,
+                slices,
+                window_in or own,
+                window_out or own,
+                direction,
+                batch_size,
+                bar.update,
+            )
+            try:
+                image.write(unslice(values, array_axis), job.output)
+            except (OSError, ValueError) as exc:
+                fail(job, f"cannot write '{job.output}': {exc}")
+                continue
+            report.written.append(job.output)
+    finally:
+        bar.close()
