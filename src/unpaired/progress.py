@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 
@@ -26,3 +27,21 @@ class BarOrLines:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class CountProgress(BarOrLines):
+    """Counts finished items: a bar on a terminal, otherwise about 20 plain lines in all
+    (``translated 40/200 slices``)."""
+
+    def __init__(self, total: int, enabled: bool | None, unit: str = "img", noun: str = ""):
+        super().__init__(total, 0, unit, enabled)
+        self.total, self.done, self.noun = total, 0, noun
+        self.every = max(1, math.ceil(total / 20))
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.done == self.total or self.done // self.every > (self.done - n) // self.every:
+            line = f"translated {self.done}/{self.total}" + (f" {self.noun}" if self.noun else "")
+            print(line, file=sys.stderr, flush=True)

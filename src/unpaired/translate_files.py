@@ -21,10 +21,8 @@ slice by slice by :mod:`unpaired.medical.translate`.
 from __future__ import annotations
 
 import glob
-import math
 import os
 import secrets
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +41,7 @@ from .data.transforms import resize
 from .inference import Translator, short_side_size
 from .medical.sources import SOURCE_SUFFIXES, full_suffix, list_sources
 from .medical.translate import needs_medical, translate_medical
-from .progress import BarOrLines
+from .progress import CountProgress
 
 __all__ = ["Job", "TranslateError", "TranslateReport", "plan_jobs", "translate_files"]
 
@@ -178,22 +176,6 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | Path, overwrite: bool = F
     return jobs
 
 
-class _Progress(BarOrLines):
-    """tqdm bar on a terminal; otherwise about 20 plain lines in all."""
-
-    def __init__(self, total: int, enabled: bool | None) -> None:
-        super().__init__(total, 0, "img", enabled)
-        self.total, self.done = total, 0
-        self.every = max(1, math.ceil(total / 20))
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.bar is not None:
-            self.bar.update(n)
-        elif self.done == self.total or self.done // self.every > (self.done - n) // self.every:
-            print(f"translated {self.done}/{self.total}", file=sys.stderr, flush=True)
-
-
 @dataclass(frozen=True)
 class _Item:
     job: Job
@@ -278,7 +260,7 @@ def translate_files(
         translate_medical(translator, medical, report, direction, batch_size, progress, axis)
         chosen = {id(job) for job in medical}
         jobs = [job for job in jobs if id(job) not in chosen]
-    bar = _Progress(len(jobs), progress if jobs else False)
+    bar = CountProgress(len(jobs), progress if jobs else False)
 
     def fail(job: Job, reason: str) -> None:
         report.failed.append((job.source, reason))

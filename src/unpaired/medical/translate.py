@@ -19,8 +19,6 @@ and the output is mapped back to that same range.
 
 from __future__ import annotations
 
-import math
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +27,7 @@ import torch
 
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
-from ..progress import BarOrLines
+from ..progress import CountProgress
 from .sources import kind_of
 from .volume import probe, read_medical, resolve_axis, slice_view, unslice
 from .windows import Window, model_windows
@@ -58,22 +56,6 @@ def needs_medical(path: Any, config: dict[str, Any], direction: str) -> bool:
     if kind in ("nifti", "dicom", "npy"):
         return True
     return kind == "image" and direction_windows(config, direction)[0] is not None
-
-
-class _SliceProgress(BarOrLines):
-    """tqdm bar of slices on a terminal; otherwise about 20 plain lines in all."""
-
-    def __init__(self, total: int, enabled: bool | None) -> None:
-        super().__init__(total, 0, "slice", enabled)
-        self.total, self.done = total, 0
-        self.every = max(1, math.ceil(total / 20))
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.bar is not None:
-            self.bar.update(n)
-        elif self.done == self.total or self.done // self.every > (self.done - n) // self.every:
-            print(f"translated {self.done}/{self.total} slices", file=sys.stderr, flush=True)
 
 
 def translate_slices(
@@ -139,7 +121,7 @@ def translate_medical(
             continue
         count = 1 if array_axis == -1 else info.shape[array_axis]
         planned.append((job, array_axis, count))
-    bar = _SliceProgress(sum(n for _, _, n in planned), progress)
+    bar = CountProgress(sum(n for _, _, n in planned), progress, "slice", "slices")
 
     def fail(job: Any, reason: str) -> None:
         report.failed.append((job.source, reason))

@@ -70,38 +70,99 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def _backward_step(loss: Tensor, opt: Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+def _backward(loss: Tensor, scaler: torch.amp.GradScaler | None) -> None:
+    (loss if scaler is None else scaler.scale(loss)).backward()
+
+
+def _optimizer_step(opt: Optimizer, scaler: torch.amp.GradScaler | None) -> None:
     if scaler is None:
-        loss.backward()
         opt.step()
     else:
-        scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
 
 
-def generate(
-    model: CycleGAN, real_a: Tensor, real_b: Tensor, identity: bool, fused: bool
-) -> dict[str, Tensor]:
-    """All generator outputs of one step: fake_b = G(a), rec_a = F(G(a)), fake_a = F(b),
-    rec_b = G(F(b)) and, with ``identity``, idt_a = G(b), idt_b = F(a)."""
+def _backward_step(loss: Tensor, opt: Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+    _backward(loss, scaler)
+    _optimizer_step(opt, scaler)
+
+
+def _no_sync(*nets: torch.nn.Module) -> contextlib.ExitStack:
+    """DDP's ``no_sync`` for every wrapped net: gradients accumulate locally until the next
+    backward outside it (a no-op for plain networks)."""
+    stack = contextlib.ExitStack()
+    for net in nets:
+        if hasattr(net, "no_sync"):
+            stack.enter_context(net.no_sync())
+    return stack
+
+
+def generate_fused(model: CycleGAN, real_a: Tensor, real_b: Tensor, identity: bool) -> dict:
+    """All generator outputs of one step in 3 calls (a and b of one shape): G on [a; b] gives
+    fake_b = G(a) and idt_a = G(b), F on [b; a; G(a)] gives fake_a = F(b), idt_b = F(a) and
+    rec_a = F(G(a)), then rec_b = G(F(b)). Without ``identity`` the idt images are skipped."""
     g_ab, g_ba = model.g_ab, model.g_ba
     n = real_a.shape[0]
-    if fused and real_a.shape == real_b.shape:
-        if identity:
-            fake_b, idt_a = g_ab(torch.cat([real_a, real_b])).split(n)
-            fake_a, idt_b, rec_a = g_ba(torch.cat([real_b, real_a, fake_b])).split(n)
-        else:
-            fake_b = g_ab(real_a)
-            fake_a, rec_a = g_ba(torch.cat([real_b, fake_b])).split(n)
-        out = {"fake_b": fake_b, "rec_a": rec_a, "fake_a": fake_a, "rec_b": g_ab(fake_a)}
+    if identity:
+        fake_b, idt_a = g_ab(torch.cat([real_a, real_b])).split(n)
+        fake_a, idt_b, rec_a = g_ba(torch.cat([real_b, real_a, fake_b])).split(n)
     else:
-        fake_b, fake_a = g_ab(real_a), g_ba(real_b)
-        out = {"fake_b": fake_b, "rec_a": g_ba(fake_b), "fake_a": fake_a, "rec_b": g_ab(fake_a)}
-        if identity:
-            idt_a, idt_b = g_ab(real_b), g_ba(real_a)
+        fake_b = g_ab(real_a)
+        fake_a, rec_a = g_ba(torch.cat([real_b, fake_b])).split(n)
+    out = {"fake_b": fake_b, "rec_a": rec_a, "fake_a": fake_a, "rec_b": g_ab(fake_a)}
     if identity:
         out.update(idt_a=idt_a, idt_b=idt_b)
+    return out
+
+
+def generate_direction(
+    forward: torch.nn.Module,
+    backward: torch.nn.Module,
+    real: Tensor,
+    other: Tensor,
+    identity: bool,
+    side: str,
+) -> dict[str, Tensor]:
+    """One direction of the cycle. For ``side="a"`` (forward = G, backward = F, real = a,
+    other = b): fake_b = G(a), rec_a = F(G(a)) and, with ``identity``, idt_a = G(b);
+    ``side="b"`` gives fake_a, rec_b and idt_b likewise."""
+    there = "b" if side == "a" else "a"
+    fake = forward(real)
+    out = {f"fake_{there}": fake, f"rec_{side}": backward(fake)}
+    if identity:
+        out[f"idt_{side}"] = forward(other)
+    return out
+
+
+def _generator_terms(
+    gen: dict[str, Tensor],
+    real_a: Tensor,
+    real_b: Tensor,
+    judges: dict[str, torch.nn.Module],
+    weights: CycleGANWeights,
+) -> dict[str, Tensor]:
+    """The generator loss terms whose images ``gen`` holds (one direction or both):
+    G_A = L_GAN(D_Y(G(a))), cycle_A = lambda_A ||F(G(a)) - a||_1, idt_A = lambda_B lambda_idt
+    ||G(b) - b||_1, and the *_B terms likewise."""
+    mode, out = weights.gan_mode, {}
+    if "fake_b" in gen:
+        out["G_A"] = losses.generator_loss(judges["b"](gen["fake_b"]).float(), mode)
+        out["cycle_A"] = losses.cycle_consistency_loss(
+            gen["rec_a"].float(), real_a, weights.lambda_a
+        )
+        if "idt_a" in gen:
+            out["idt_A"] = losses.identity_loss(
+                gen["idt_a"], real_b, weights.lambda_b * weights.lambda_identity
+            )
+    if "fake_a" in gen:
+        out["G_B"] = losses.generator_loss(judges["a"](gen["fake_a"]).float(), mode)
+        out["cycle_B"] = losses.cycle_consistency_loss(
+            gen["rec_b"].float(), real_b, weights.lambda_b
+        )
+        if "idt_b" in gen:
+            out["idt_B"] = losses.identity_loss(
+                gen["idt_b"], real_a, weights.lambda_a * weights.lambda_identity
+            )
     return out
 
 
@@ -146,26 +207,34 @@ def cyclegan_step(
     # --- generators -------------------------------------------------------------------------
     # Here the discriminators are fixed functions: call them bare, so that DDP (when they are
     # wrapped) does not wait for parameter gradients this backward never produces.
-    judge_a, judge_b = bare(d_a), bare(d_b)
+    judges = {"a": bare(d_a), "b": bare(d_b)}
     _set_requires_grad([d_a, d_b], False)
     opt_g.zero_grad(set_to_none=True)
-    with autocast:
-        gen = generate(model, real_a, real_b, identity, fused)
-        if identity:
-            loss_idt_a = losses.identity_loss(
-                gen["idt_a"], real_b, weights.lambda_b * weights.lambda_identity
-            )
-            loss_idt_b = losses.identity_loss(
-                gen["idt_b"], real_a, weights.lambda_a * weights.lambda_identity
-            )
-        else:
-            loss_idt_a = loss_idt_b = real_a.new_zeros((), dtype=torch.float32)
-        loss_g_a = losses.generator_loss(judge_b(gen["fake_b"]).float(), mode)
-        loss_g_b = losses.generator_loss(judge_a(gen["fake_a"]).float(), mode)
-        loss_cycle_a = losses.cycle_consistency_loss(gen["rec_a"].float(), real_a, weights.lambda_a)
-        loss_cycle_b = losses.cycle_consistency_loss(gen["rec_b"].float(), real_b, weights.lambda_b)
-        loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b + loss_idt_a + loss_idt_b
-    _backward_step(loss_g, opt_g, scalers.g)
+    if fused and real_a.shape == real_b.shape:
+        with autocast:
+            gen = generate_fused(model, real_a, real_b, identity)
+            terms = _generator_terms(gen, real_a, real_b, judges, weights)
+        _backward(sum(terms.values()), scalers.g)
+    else:
+        # One direction at a time: A -> B -> A is built, back-propagated and freed before
+        # B -> A -> B is built. The gradients are the same sums, but only half of the
+        # activations are alive at once. Under DDP the first half accumulates locally.
+        with _no_sync(model.g_ab, model.g_ba):
+            with autocast:
+                gen = generate_direction(model.g_ab, model.g_ba, real_a, real_b, identity, "a")
+                terms = _generator_terms(gen, real_a, real_b, judges, weights)
+            _backward(sum(terms.values()), scalers.g)
+        with autocast:
+            gen_b = generate_direction(model.g_ba, model.g_ab, real_b, real_a, identity, "b")
+            terms_b = _generator_terms(gen_b, real_a, real_b, judges, weights)
+        _backward(sum(terms_b.values()), scalers.g)
+        gen.update(gen_b)
+        terms.update(terms_b)
+    _optimizer_step(opt_g, scalers.g)
+    zero = real_a.new_zeros((), dtype=torch.float32)
+    loss_idt_a, loss_idt_b = terms.get("idt_A", zero), terms.get("idt_B", zero)
+    loss_g_a, loss_g_b = terms["G_A"], terms["G_B"]
+    loss_cycle_a, loss_cycle_b = terms["cycle_A"], terms["cycle_B"]
 
     # --- discriminators ---------------------------------------------------------------------
     _set_requires_grad([d_a, d_b], True)
@@ -181,7 +250,8 @@ def cyclegan_step(
         if mode == "wgangp":
             loss_d_a = loss_d_a + losses.gradient_penalty(d_b, real_b, pooled_b, weights.lambda_gp)
             loss_d_b = loss_d_b + losses.gradient_penalty(d_a, real_a, pooled_a, weights.lambda_gp)
-    _backward_step(loss_d_a + loss_d_b, opt_d, scalers.d)
+    _backward(loss_d_a + loss_d_b, scalers.d)
+    _optimizer_step(opt_d, scalers.d)
 
     out = {
         "D_A": loss_d_a,  # judge of G_A (d_b)

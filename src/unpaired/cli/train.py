@@ -1,0 +1,220 @@
+"""``unpaired train``: options to config, run name, resume, and torchrun."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import config as cfg
+
+# flag -> dotted config key; every flag defaults to None so that only flags the user typed
+# override the config file (and, on --resume, the saved run).
+FLAG_KEYS = {
+    "name": "name",
+    "runs_dir": "runs_dir",
+    "model": "model",
+    "image_size": "data.image_size",
+    "load_size": "data.load_size",
+    "preprocess": "data.preprocess",
+    "channels_a": "data.channels_a",
+    "channels_b": "data.channels_b",
+    "window_a": "data.window_a",
+    "window_b": "data.window_b",
+    "axis": "data.axis",
+    "batch_size": "batch_size",
+    "epochs": "epochs",
+    "epochs_decay": "epochs_decay",
+    "max_steps": "max_steps",
+    "seed": "seed",
+    "device": "device",
+    "num_workers": "num_workers",
+    "log_every": "log_every",
+    "sample_every": "sample_every",
+    "checkpoint_every": "checkpoint_every",
+    "precision": "precision",
+    "eval_every": "eval_every",
+    "keep_best": "keep_best",
+    "tensorboard": "tensorboard",
+    "wandb": "wandb",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train CycleGAN on two folders of unpaired images (or the built-in demo domains)",
+        description="Train CycleGAN. DATA is a folder with trainA/ and trainB/ (testA/, testB/ "
+        "give the sample images when present); without DATA or --a/--b the embedded demo "
+        "domains are generated and used.",
+    )
+    p.add_argument("data", nargs="?", metavar="DATA", help="folder with trainA/ and trainB/")
+    p.add_argument("--a", dest="dir_a", metavar="DIR", help="folder of domain A images")
+    p.add_argument("--b", dest="dir_b", metavar="DIR", help="folder of domain B images")
+    p.add_argument("--config", metavar="FILE", help="YAML file of options")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any option, e.g. --set cyclegan.lambda_identity=0 (repeatable)",
+    )
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this run folder")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--name", help="run name (folder under --runs-dir)")
+    p.add_argument("--runs-dir", help="where run folders go (default: runs)")
+    p.add_argument(
+        "--model", help="cyclegan (default) | munit (multimodal: several styles per input)"
+    )
+    p.add_argument("--image-size", type=int, help="training crop size (default 256)")
+    p.add_argument("--load-size", type=int, help="size images are resized to before cropping")
+    p.add_argument(
+        "--preprocess", help="resize_and_crop | crop | scale_width | scale_width_and_crop | none"
+    )
+    p.add_argument("--channels-a", type=int, help="1 or 3 channels in domain A")
+    p.add_argument("--channels-b", type=int, help="1 or 3 channels in domain B")
+    for side in ("a", "b"):
+        p.add_argument(
+            f"--window-{side}",
+            metavar="LO,HI|PRESET",
+            help=f"intensity window of domain {side.upper()} for CT/MRI, in HU: e.g. -160,240, "
+            "or soft_tissue | lung | bone | brain",
+        )
+    p.add_argument(
+        "--axis", help="slice volumes along: axial (default) | coronal | sagittal | 0 | 1 | 2"
+    )
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=int, help="epochs at the initial learning rate")
+    p.add_argument("--epochs-decay", type=int, help="epochs of linear decay to zero")
+    p.add_argument("--max-steps", type=int, help="stop after this many steps in total")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto | cpu | cuda")
+    p.add_argument("--num-workers", type=int, help="data loading processes")
+    p.add_argument("--log-every", type=int, help="steps between metrics.jsonl lines")
+    p.add_argument("--sample-every", type=int, help="steps between sample grids")
+    p.add_argument("--checkpoint-every", type=int, help="epochs between kept checkpoints")
+    p.add_argument("--precision", help="fp32 (default) | bf16 | fp16 autocast")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines"),
+        default="auto",
+        help="progress bar (bar), periodic log lines (lines), or bar on a terminal",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="N",
+        help="FID/KID on the test images every N steps, into metrics.jsonl (metrics extra)",
+    )
+    p.add_argument(
+        "--keep-best",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the model with the lowest mean FID in model_best/ (default: on with "
+        "--eval-every)",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action="store_const",
+        const=True,
+        help="also log to TensorBoard in <run>/tensorboard (tensorboard extra)",
+    )
+    p.add_argument(
+        "--wandb", action="store_const", const=True, help="also log to W&B (wandb extra)"
+    )
+    p.set_defaults(func=run)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the command line, as a nested mapping (flags, then --set)."""
+    layer: dict[str, Any] = {}
+    for flag, key in FLAG_KEYS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            layer = cfg.merge(layer, cfg.nested(key, value))
+    if args.data is not None:
+        layer = cfg.merge(layer, {"data": {"root": args.data}})
+    if args.dir_a is not None or args.dir_b is not None:
+        layer = cfg.merge(layer, {"data": {"dir_a": args.dir_a, "dir_b": args.dir_b}})
+    for text in args.overrides:
+        layer = cfg.merge(layer, cfg.parse_override(text))
+    return layer
+
+
+def _default_name(layer: dict[str, Any], runs_dir: Path) -> str:
+    """demo / the DATA folder's name / <a>2<b>, with -2, -3... so nothing is overwritten."""
+    data = layer.get("data", {})
+    if data.get("root"):
+        base = Path(data["root"]).resolve().name
+    elif data.get("dir_a") and data.get("dir_b"):
+        base = f"{Path(data['dir_a']).resolve().name}2{Path(data['dir_b']).resolve().name}"
+    else:
+        base = "demo"
+    name, n = base, 1
+    while (runs_dir / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def _new_config(args: argparse.Namespace) -> cfg.TrainConfig:
+    file_layer = cfg.load_yaml(args.config) if args.config else {}
+    user = cfg.merge(file_layer, _overrides(args))
+    data = user.get("data", {})
+    folders = {}
+    for key, label in (("root", "DATA"), ("dir_a", "--a"), ("dir_b", "--b")):
+        if data.get(key):
+            path = Path(data[key])
+            if not path.is_dir():
+                raise cfg.ConfigError(f"{label} {path}: no such folder")
+            folders[key] = str(path.resolve())  # so --resume works from any directory
+    layers = [user, {"data": folders}] if folders else [cfg.DEMO_PRESET, user]
+    config = cfg.build_config(*layers)
+    if "name" not in user:
+        name = _default_name(user, Path(config.runs_dir))
+        config = cfg.build_config(*layers, {"name": name})
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training import distributed
+
+    # Under torchrun: one process per GPU (or CPU slot); a no-op when run directly.
+    where = distributed.setup()
+    try:
+        return _train_here(args, where)
+    finally:
+        distributed.teardown()
+
+
+def _train_here(args: argparse.Namespace, where: Any) -> int:
+    from ..training import distributed
+    from ..training.loop import TrainingInterrupted, resume_config, train
+
+    if args.resume:
+        if args.data or args.dir_a or args.dir_b or args.config:
+            raise cfg.ConfigError(
+                "--resume RUN: the run's data and config come from its checkpoint"
+            )
+        run_dir = Path(args.resume)
+        # Rank 0 reads the checkpoint and hands it to the others (their disks may not have it).
+        config, state = distributed.share(lambda: resume_config(run_dir, _overrides(args)), where)
+    else:
+        # Rank 0 picks the run name (the next free demo-N), so all ranks agree on it.
+        config, state, run_dir = distributed.share(lambda: _new_config(args), where), None, None
+    if args.dry_run:
+        if where.is_main:
+            print(cfg.dump_yaml(config), end="")
+        return 0
+    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
+    try:
+        out = train(config, run_dir=run_dir, resume=state, progress=progress)
+    except TrainingInterrupted as exc:
+        if where.is_main:
+            print(str(exc), file=sys.stderr)
+        return 130
+    if where.is_main:
+        print(f"done: {out} (samples in {out / 'samples'}, model in {out / 'model'})")
+    return 0

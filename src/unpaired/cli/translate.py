@@ -1,0 +1,240 @@
+"""``unpaired translate`` (images, volumes, MUNIT styles) and ``unpaired augment``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..inference import DEFAULT_OVERLAP, DEFAULT_TILE
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """--overwrite, --device and --progress, as translate and augment share them."""
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines"),
+        default="auto",
+        help="progress bar (bar), a few plain lines (lines), or bar on a terminal",
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "translate",
+        help="translate image files, folders and medical volumes with a trained model",
+        description="Translate images at their own resolution (large ones in blended tiles). "
+        "MODEL is a run folder or its model/ folder. Each output keeps the file's path "
+        "relative to the folder it was found under, its name and its format. Medical volumes "
+        "(NIfTI .nii/.nii.gz, DICOM series folders, .npy) are translated slice by slice with "
+        "the model's intensity windows and written back in their own format, geometry and "
+        "data type (needs the medical extra for DICOM and NIfTI).",
+    )
+    p.add_argument("model", metavar="MODEL", help="run folder or model folder")
+    p.add_argument(
+        "-i",
+        "--input",
+        dest="inputs",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="image files, volumes, folders (searched recursively; a folder of .dcm files is "
+        "one DICOM series) or quoted glob patterns",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--axis",
+        help="cut volumes into slices along axial | coronal | sagittal | 0 | 1 | 2 (default: "
+        "the axis the model was trained on, else axial)",
+    )
+    p.add_argument(
+        "--direction", choices=("a2b", "b2a"), default="a2b", help="A->B (default) or B->A"
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        metavar="S",
+        help="resize so the shorter side is S (aspect ratio kept) before translating; the "
+        "output has that size (default: each image at its own size)",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=DEFAULT_TILE,
+        metavar="N",
+        help=f"translate images with more than N*N pixels in N x N tiles (default {DEFAULT_TILE}; "
+        "0: never tile)",
+    )
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=DEFAULT_OVERLAP,
+        metavar="PX",
+        help=f"pixels shared by neighbouring tiles, blended (default {DEFAULT_OVERLAP})",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        metavar="N",
+        help="same-size images (or tiles) per batch",
+    )
+    p.add_argument("--side-by-side", action="store_true", help="write input | output")
+    p.add_argument(
+        "--styles",
+        type=int,
+        metavar="N",
+        help="MUNIT models: N outputs per input, NAME_style0.EXT ..., in N random styles "
+        "(default 1)",
+    )
+    p.add_argument(
+        "--seed", type=int, metavar="S", help="MUNIT models: seed of the random styles (default 0)"
+    )
+    p.add_argument(
+        "--style-image",
+        metavar="IMG",
+        help="MUNIT models: translate into the style of IMG, an image of the target domain",
+    )
+    add_output_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..inference import Translator, resolve_device
+    from ..translate_files import TranslateError, plan_jobs, translate_files
+
+    for name, value, low in (
+        ("--size", args.size, 1),
+        ("--tile", args.tile, 0),
+        ("--overlap", args.overlap, 0),
+        ("--batch-size", args.batch_size, 1),
+    ):
+        if value is not None and value < low:
+            raise TranslateError(f"{name} {value}: must be at least {low}")
+    if args.tile and 2 * args.overlap > args.tile:
+        raise TranslateError(
+            f"--overlap {args.overlap}: must be at most half of --tile {args.tile}"
+        )
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise TranslateError(f"--device {exc}") from None
+    axis = _axis_option(args.axis)
+    jobs = plan_jobs(args.inputs, args.output, overwrite=args.overwrite)
+    translator = Translator.load(args.model, device, args.tile, args.overlap, args.batch_size)
+    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
+    from ..munit_translate import MUNITTranslator, check_style_options, translate_with_styles
+
+    check_style_options(translator, args.styles, args.seed, args.style_image)
+    if isinstance(translator, MUNITTranslator):  # a model with styles
+        if args.side_by_side:
+            raise TranslateError("--side-by-side: not available for MUNIT models yet")
+        report = translate_with_styles(
+            translator,
+            jobs,
+            args.direction,
+            args.styles,
+            args.seed,
+            args.style_image,
+            args.size,
+            args.overwrite,
+        )
+    else:
+        report = translate_files(
+            translator,
+            jobs,
+            direction=args.direction,
+            size=args.size,
+            batch_size=args.batch_size,
+            side_by_side=args.side_by_side,
+            progress=progress,
+            axis=axis,
+        )
+    if report.failed:
+        print(
+            f"error: {len(report.failed)} of {len(jobs)} images could not be translated "
+            f"(named above); {len(report.written)} written to {args.output}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"done: {len(report.written)} images in {args.output}")
+    return 0
+
+
+def _axis_option(text: str | None) -> str | int | None:
+    """``--axis`` as a slicing axis (None: the model's); a bad value is one error line."""
+    from ..medical.windows import parse_axis
+    from ..translate_files import TranslateError
+
+    if text is None:
+        return None
+    try:
+        return parse_axis(text, "--axis")
+    except ValueError as exc:
+        raise TranslateError(str(exc).removeprefix("option ")) from None
+
+
+def add_augment_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "augment",
+        help="translate a labelled image set and keep its masks (segmentation augmentation)",
+        description="Translate every image under --images into OUTPUT/images/ (same relative "
+        "names, size, format; volumes slice by slice with the model's windows) and copy its "
+        "mask unchanged into OUTPUT/masks/, with OUTPUT/manifest.jsonl listing each pair. A "
+        "mask has its image's relative folder and name with any supported extension; every "
+        "image needs one of the same size, checked before anything is written.",
+    )
+    p.add_argument("model", metavar="MODEL", help="run folder or model folder")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder of images/volumes")
+    p.add_argument("--masks", required=True, metavar="DIR", help="folder of their masks")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--direction", choices=("a2b", "b2a"), default="a2b", help="A->B (default) or B->A"
+    )
+    p.add_argument(
+        "--axis",
+        help="cut volumes along axial | coronal | sagittal | 0 | 1 | 2 (default: the model's)",
+    )
+    p.add_argument("--batch-size", type=int, default=1, metavar="N", help="slices per batch")
+    add_output_options(p)
+    p.set_defaults(func=run_augment)
+
+
+def run_augment(args: argparse.Namespace) -> int:
+    from ..inference import Translator, resolve_device
+    from ..medical.augment import augment, plan_augment
+    from ..translate_files import TranslateError
+
+    if args.batch_size < 1:
+        raise TranslateError(f"--batch-size {args.batch_size}: must be at least 1")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise TranslateError(f"--device {exc}") from None
+    axis = _axis_option(args.axis)
+    plan_augment(args.images, args.masks, args.output, args.overwrite)  # fail before loading
+    translator = Translator.load(args.model, device, batch_size=args.batch_size)
+    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
+    report = augment(
+        translator,
+        args.model,
+        args.images,
+        args.masks,
+        args.output,
+        direction=args.direction,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+        progress=progress,
+        axis=axis,
+    )
+    total = len(report.written) + len(report.failed)
+    if report.failed:
+        print(
+            f"error: {len(report.failed)} of {total} images could not be translated (named "
+            f"above); {len(report.written)} pairs written to {args.output}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"done: {len(report.written)} images and masks in {args.output} ({report.manifest})")
+    return 0
