@@ -219,3 +219,18 @@ def test_summary_evaluation_and_all_sections(tmp_path: Path) -> None:
     assert "eval/step_000004.json" in evaluation and "l1_cycle" in evaluation
     assert "A → B" in evaluation and "B → A" in evaluation
     assert "No evaluation yet" in render_report(tmp_path / "nothing")
+
+
+def test_summary_rows_follow_the_model_and_the_process_count() -> None:
+    from unpaired import config as cfg
+    from unpaired.report.summary import summary_section
+
+    start = {"event": "start", "step": 0, "processes": 4, "device": "cuda:0", "hardware": {}}
+    munit = cfg.to_dict(cfg.build_config({"model": "munit"}))
+    page = summary_section(Path("."), munit, [start], None)
+    assert "munit: dim 64, style 8, 4 residual blocks, MLP 256; 3-scale D (4 layers)" in page
+    assert "image recon 10.0" in page and "every 100000 steps" in page
+    assert "cuda:0 x 4 processes (torchrun)" in page
+    cyclegan = cfg.to_dict(cfg.build_config({}))
+    page = summary_section(Path("."), cyclegan, [dict(start, processes=1)], None)
+    assert "cyclegan: resnet_9blocks (ngf 64)" in page and "processes" not in page
