@@ -16,8 +16,7 @@ from unpaired import config as cfg
 from unpaired.metrics.diversity import pairwise_diversity
 from unpaired.models.munit import MUNIT
 from unpaired.munit_translate import MUNITTranslator
-from unpaired.training import checkpoint, distributed
-from unpaired.training.loop import Run
+from unpaired.training import checkpoint
 
 from conftest import make_images, make_model
 
@@ -117,10 +116,16 @@ def test_model_cannot_change_on_resume(run: Path, capsys) -> None:
     assert "option model: cannot change when resuming" in capsys.readouterr().err
 
 
-def test_torchrun_is_refused_in_one_line(data: Path) -> None:
-    config = cfg.build_config({"model": "munit", "data": {"root": str(data)}})
-    with pytest.raises(cfg.ConfigError, match="model munit does not run under torchrun yet"):
-        Run(config, Path("unused"), distributed.Dist(rank=0, world_size=2))
+def test_two_ranks_under_torchrun_stay_identical(data: Path, tmp_path: Path) -> None:
+    from test_distributed import latest, torchrun
+
+    args = ["--runs-dir", str(tmp_path), "--max-steps", "3", "--log-every", "1", *MUNIT_TINY]
+    done = torchrun(str(data), *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = latest(tmp_path / "data")
+    assert state["world_size"] == 2 and state["position"]["step"] == 3
+    assert state["weights_sha256"] == state["other_ranks"][0]["weights_sha256"]
+    assert [r["step"] for r in records(tmp_path / "data")] == [1, 2, 3]
 
 
 # --- translate -------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ of being assigned to module attributes before each call.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -290,10 +291,19 @@ class MUNITGenerator(nn.Module):
         """
         return self.dec(content, self.mlp(style))
 
-    def forward(self, x: Tensor, style: Tensor | None = None) -> Tensor:
-        """G(E^c(x), s) with s = ``style`` (N, style_dim, 1, 1), or E^s(x) when None."""
-        content = self.encode_content(x)
-        return self.decode(content, self.encode_style(x) if style is None else style)
+    def forward(self, x: Tensor, style: Tensor | None = None, *, op: str = "translate") -> Any:
+        """G(E^c(x), s) with s = ``style`` (N, style_dim, 1, 1), or E^s(x) when None.
+
+        ``op`` reaches the parts through ``forward``, which is all a DDP wrapper passes on:
+        ``"encode"`` -> (c, s), ``"encode_content"`` -> c, ``"decode"`` -> G(c = ``x``, s).
+        """
+        if op == "translate":
+            content = self.encode_content(x)
+            return self.decode(content, self.encode_style(x) if style is None else style)
+        if op not in ("encode", "encode_content", "decode"):
+            raise ValueError(f"unknown MUNIT generator op {op!r}")
+        part = getattr(self, op)
+        return part(x) if style is None else part(x, style)
 
 
 class MultiScaleDiscriminator(nn.Module):

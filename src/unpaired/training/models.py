@@ -24,7 +24,7 @@ from torch.optim import Optimizer
 from .. import config as cfg
 from ..image_pool import ImagePool
 from ..models.cyclegan import CycleGAN, build_cyclegan
-from ..models.munit import build_munit
+from ..models.munit import MUNIT, build_munit
 from ..registry import Registry
 from .assemble import data_info
 from .assemble import model_info as cyclegan_info
@@ -215,11 +215,6 @@ def _munit_build(config: cfg.TrainConfig) -> nn.Module:
     )
 
 
-def _munit_distributed(config: cfg.TrainConfig) -> None:  # noqa: ARG001
-    # Its step calls encode/decode, not forward, which DDP does not see.
-    raise cfg.ConfigError("option model: model munit does not run under torchrun yet")
-
-
 def _munit_optimizers(model: nn.Module, config: cfg.TrainConfig) -> Optimizers:
     return Optimizers(*munit_optimizers(model, config.munit))
 
@@ -259,10 +254,10 @@ def _munit_keys(config_cycle: bool) -> tuple[str, ...]:
 MODELS.register("munit")(
     ModelSpec(
         check_config=cfg.check_munit,
-        check_distributed=_munit_distributed,
+        check_distributed=lambda config: None,  # its step reaches encode/decode via forward
         build=_munit_build,
         nets=("gen_a", "gen_b", "dis_a", "dis_b"),
-        rebundle=lambda nets: nets[0],  # never called: refused under torchrun
+        rebundle=lambda nets: MUNIT(*nets),
         optimizers=_munit_optimizers,
         per_iteration=True,
         weights=lambda config: MUNITWeights.from_config(config.munit),

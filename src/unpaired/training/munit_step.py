@@ -25,6 +25,7 @@ from torch.optim import Optimizer
 from .. import losses
 from ..config import MUNITConfig
 from ..models.munit import MUNIT, MultiScaleDiscriminator, MUNITGenerator
+from .distributed import bare
 from .steps import GradScalers, StepOptions, _autocast, _backward_step, _set_requires_grad
 
 
@@ -72,9 +73,9 @@ def _decode_pair(
     """
     (c1, s1), (c2, s2) = first, second
     if fused and c1.shape == c2.shape:
-        out = gen.decode(torch.cat([c1, c2]), torch.cat([s1, s2]))
+        out = gen(torch.cat([c1, c2]), torch.cat([s1, s2]), op="decode")
         return out[: c1.shape[0]], out[c1.shape[0] :]
-    return gen.decode(c1, s1), gen.decode(c2, s2)
+    return gen(c1, s1, op="decode"), gen(c2, s2, op="decode")
 
 
 def _score_pair(
@@ -118,7 +119,7 @@ def munit_step(
         x_b = x_b.contiguous(memory_format=torch.channels_last)
     gen_a, gen_b, dis_a, dis_b = model.gen_a, model.gen_b, model.dis_a, model.dis_b
     assert dis_a is not None and dis_b is not None, "training needs the discriminators"
-    mode, fused, style_dim = weights.gan_mode, options.fused, model.style_dim
+    mode, fused, style_dim = weights.gan_mode, options.fused, bare(gen_a).style_dim
     scalers = scalers or GradScalers()
     autocast = _autocast(x_a.device, options.precision)
 
@@ -128,8 +129,8 @@ def munit_step(
     s_a, s_b = _style_pair(x_a, x_b, style_dim)
     with autocast:
         with torch.no_grad():
-            x_ba = gen_a.decode(gen_b.encode_content(x_b), s_a)
-            x_ab = gen_b.decode(gen_a.encode_content(x_a), s_b)
+            x_ba = gen_a(gen_b(x_b, op="encode_content"), s_a, op="decode")
+            x_ab = gen_b(gen_a(x_a, op="encode_content"), s_b, op="decode")
         real_a, fake_a = _score_pair(dis_a, x_a, x_ba, fused)
         real_b, fake_b = _score_pair(dis_b, x_b, x_ab, fused)
         loss_d_a = losses.multiscale_discriminator_loss(real_a, fake_a, mode)
@@ -138,20 +139,23 @@ def munit_step(
     _backward_step(loss_d, opt_dis, scalers.d)
 
     # --- generators -------------------------------------------------------------------------
+    # The discriminators are fixed functions here: called bare, so that DDP (when they are
+    # wrapped) does not wait for parameter gradients this backward never produces.
+    judge_a, judge_b = bare(dis_a), bare(dis_b)
     _set_requires_grad([dis_a, dis_b], False)
     opt_gen.zero_grad(set_to_none=True)
     s_a, s_b = _style_pair(x_a, x_b, style_dim)
     cycle = weights.recon_x_cyc_w > 0
     with autocast:
-        c_a, s_a_prime = gen_a.encode(x_a)
-        c_b, s_b_prime = gen_b.encode(x_b)
+        c_a, s_a_prime = gen_a(x_a, op="encode")
+        c_b, s_b_prime = gen_b(x_b, op="encode")
         x_a_recon, x_ba = _decode_pair(gen_a, (c_a, s_a_prime), (c_b, s_a), fused)
         x_b_recon, x_ab = _decode_pair(gen_b, (c_b, s_b_prime), (c_a, s_b), fused)
-        c_b_recon, s_a_recon = gen_a.encode(x_ba)
-        c_a_recon, s_b_recon = gen_b.encode(x_ab)
+        c_b_recon, s_a_recon = gen_a(x_ba, op="encode")
+        c_a_recon, s_b_recon = gen_b(x_ab, op="encode")
         out = {
-            "G_adv_A": losses.multiscale_generator_loss([p.float() for p in dis_a(x_ba)], mode),
-            "G_adv_B": losses.multiscale_generator_loss([p.float() for p in dis_b(x_ab)], mode),
+            "G_adv_A": losses.multiscale_generator_loss([p.float() for p in judge_a(x_ba)], mode),
+            "G_adv_B": losses.multiscale_generator_loss([p.float() for p in judge_b(x_ab)], mode),
             "recon_x_A": losses.image_reconstruction_loss(x_a_recon.float(), x_a.float()),
             "recon_x_B": losses.image_reconstruction_loss(x_b_recon.float(), x_b.float()),
             "recon_s_A": losses.style_reconstruction_loss(s_a_recon.float(), s_a),
@@ -160,8 +164,8 @@ def munit_step(
             "recon_c_B": losses.content_reconstruction_loss(c_b_recon.float(), c_b.float()),
         }
         if cycle:
-            x_aba = gen_a.decode(c_a_recon, s_a_prime)
-            x_bab = gen_b.decode(c_b_recon, s_b_prime)
+            x_aba = gen_a(c_a_recon, s_a_prime, op="decode")
+            x_bab = gen_b(c_b_recon, s_b_prime, op="decode")
             out["recon_cyc_A"] = losses.cycle_reconstruction_loss(x_aba.float(), x_a.float())
             out["recon_cyc_B"] = losses.cycle_reconstruction_loss(x_bab.float(), x_b.float())
         total = (
