@@ -20,7 +20,7 @@ from . import evaluate, export, train, translate
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="unpaired", description="Unpaired image-to-image translation (CycleGAN)."
+        prog="unpaired", description="Unpaired image-to-image translation (CycleGAN, MUNIT)."
     )
     parser.add_argument("--version", action="version", version=f"unpaired {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

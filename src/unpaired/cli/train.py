@@ -44,10 +44,11 @@ FLAG_KEYS = {
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train CycleGAN on two folders of unpaired images (or the built-in demo domains)",
-        description="Train CycleGAN. DATA is a folder with trainA/ and trainB/ (testA/, testB/ "
-        "give the sample images when present); without DATA or --a/--b the embedded demo "
-        "domains are generated and used.",
+        help="train CycleGAN or MUNIT on two folders of unpaired images (or the built-in demo)",
+        description="Train CycleGAN (or MUNIT with --model munit). DATA is a folder with "
+        "trainA/ and trainB/ (testA/, testB/ give the sample images when present); without DATA "
+        "or --a/--b the embedded demo domains are generated and used. Several GPUs or machines: "
+        "torchrun --nproc_per_node=N -m unpaired train ... (--batch-size is per process).",
     )
     p.add_argument("data", nargs="?", metavar="DATA", help="folder with trainA/ and trainB/")
     p.add_argument("--a", dest="dir_a", metavar="DIR", help="folder of domain A images")
