@@ -101,6 +101,7 @@ def test_trained_model_augments_a_labelled_set(trained: Path, tmp_path: Path) ->
     manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert len(manifest) == 2
     assert manifest[0]["windows"] == {"a": [-160.0, 240.0], "b": [-160.0, 240.0]}
+    assert manifest[0]["keep_outside_window"] is False
     for i in range(2):
         name = f"c{i}.nii.gz"
         mask = tmp_path / "masks" / name
@@ -108,3 +109,20 @@ def test_trained_model_augments_a_labelled_set(trained: Path, tmp_path: Path) ->
         image = nib.load(out / "images" / name)
         assert image.shape == nib.load(mask).shape
         assert np.array_equal(image.affine, nib.load(tmp_path / "images" / name).affine)
+
+
+def test_keep_outside_window_passes_air_and_bone_through(trained: Path, tmp_path: Path) -> None:
+    import nibabel as nib
+
+    from unpaired.data.phantoms import write_phantom_nifti
+
+    source = write_phantom_nifti(tmp_path / "in" / "case.nii.gz", 32, 3, contrast=True, seed=8)
+    out = tmp_path / "out"
+    args = ["translate", str(trained), "-i", str(source), "-o", str(out)]
+    assert cli.main([*args, "--keep-outside-window"]) == 0
+    before = np.asarray(nib.load(source).get_fdata())
+    after = np.asarray(nib.load(out / "case.nii.gz").get_fdata())
+    outside = (before < -160) | (before > 240)
+    assert outside.any() and (~outside).any()  # air and bone, and soft tissue
+    assert np.array_equal(after[outside], before[outside])
+    assert after[~outside].min() >= -160.5 and after[~outside].max() <= 240.5

@@ -228,13 +228,15 @@ def translate_files(
     side_by_side: bool = False,
     progress: bool | None = None,
     axis: str | int | None = None,
+    keep_outside: bool = False,
 ) -> TranslateReport:
     """Translate every job's image and write it (see the module docstring).
 
     Medical inputs (NIfTI, DICOM series, ``.npy``, and 2-D images when the model records an
     intensity window) are translated slice by slice along ``axis`` (default: the model's) and
     written in their own format: see :mod:`unpaired.medical.translate`; they keep their size,
-    so ``size`` and ``side_by_side`` are refused for them.
+    so ``size`` and ``side_by_side`` are refused for them. ``keep_outside``: their voxels
+    outside the model's input window keep their values.
 
     Each image keeps its resolution unless ``size`` is given (then the shorter side becomes
     ``size``, the aspect ratio is kept, and the output has that size). Images of the same size
@@ -257,7 +259,9 @@ def translate_files(
         )
     if medical:
         # First, so that a missing extra stops the command before anything is written.
-        translate_medical(translator, medical, report, direction, batch_size, progress, axis)
+        translate_medical(
+            translator, medical, report, direction, batch_size, progress, axis, keep_outside
+        )
         chosen = {id(job) for job in medical}
         jobs = [job for job in jobs if id(job) not in chosen]
     bar = CountProgress(len(jobs), progress if jobs else False)

@@ -9,7 +9,14 @@ from ..inference import DEFAULT_OVERLAP, DEFAULT_TILE
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
-    """--overwrite, --device and --progress, as translate and augment share them."""
+    """--keep-outside-window, --overwrite, --device and --progress, as translate and augment
+    share them."""
+    p.add_argument(
+        "--keep-outside-window",
+        action="store_true",
+        help="volumes: voxels outside the model's input window (e.g. air and bone around a "
+        "soft-tissue window) keep their values instead of the window's edges",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument(
@@ -150,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             side_by_side=args.side_by_side,
             progress=progress,
             axis=axis,
+            keep_outside=args.keep_outside_window,
         )
     if report.failed:
         print(
@@ -227,6 +235,7 @@ def run_augment(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=progress,
         axis=axis,
+        keep_outside=args.keep_outside_window,
     )
     total = len(report.written) + len(report.failed)
     if report.failed:

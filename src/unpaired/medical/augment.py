@@ -198,18 +198,26 @@ def augment(
     overwrite: bool = False,
     progress: bool | None = None,
     axis: str | int | None = None,
+    keep_outside: bool = False,
 ) -> AugmentReport:
     """Translate the labelled set ``images`` / ``masks`` into ``output`` (module docstring).
 
     ``translator`` is a loaded :class:`~unpaired.inference.Translator` of the model folder
     ``model`` (recorded in the manifest). Images that fail to translate are reported and left
-    out of the outputs and the manifest; the others are still written.
+    out of the outputs and the manifest; the others are still written. ``keep_outside``:
+    voxels outside the model's input window keep their values (see ``translate_slices``).
     """
     output = Path(output)
     pairs = plan_augment(images, masks, output, overwrite)
     jobs = [Job(pair.image, pair.image_output) for pair in pairs]
     result = translate_files(
-        translator, jobs, direction, batch_size=batch_size, progress=progress, axis=axis
+        translator,
+        jobs,
+        direction,
+        batch_size=batch_size,
+        progress=progress,
+        axis=axis,
+        keep_outside=keep_outside,
     )
     written = {os.path.realpath(p) for p in result.written}
     report = AugmentReport(failed=list(result.failed))
@@ -230,6 +238,7 @@ def augment(
                 "direction": direction,
                 "windows": {d: w.as_list() if w else None for d, w in windows.items()},
                 "axis": model_axis if axis is None else axis,
+                "keep_outside_window": keep_outside,
             }
         )
     from ..training.checkpoint import atomic_write

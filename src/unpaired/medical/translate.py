@@ -66,9 +66,11 @@ def translate_slices(
     direction: str = "a2b",
     batch_size: int = 1,
     on_batch: Any = None,
+    keep_outside: bool = False,
 ) -> np.ndarray:
     """Translate ``(n, H, W)`` slices in physical units; returns float32 ``(n, H, W)`` in
-    physical units within ``window_out``.
+    physical units within ``window_out``; with ``keep_outside``, voxels outside ``window_in``
+    (air and bone around a soft-tissue window) keep their input values instead.
 
     Each batch: window -> [0, 1] (clipped), repeated to 3 channels for an RGB model,
     :meth:`~unpaired.inference.Translator.translate_unit`, luma of a 3-channel output, then
@@ -84,7 +86,11 @@ def translate_slices(
         if c_out == 3:
             r, g, b = _LUMA
             y = r * y[:, 0:1] + g * y[:, 1:2] + b * y[:, 2:3]
-        out[start : start + len(chunk)] = window_out.from_unit(y[:, 0].numpy())
+        values = window_out.from_unit(y[:, 0].numpy())
+        if keep_outside:
+            outside = (chunk < window_in.lo) | (chunk > window_in.hi)
+            values = np.where(outside, chunk, values)
+        out[start : start + len(chunk)] = values
         if on_batch is not None:
             on_batch(len(chunk))
     return out
@@ -98,6 +104,7 @@ def translate_medical(
     batch_size: int = 1,
     progress: bool | None = None,
     axis: str | int | None = None,
+    keep_outside: bool = False,
 ) -> None:
     """Translate ``jobs`` (``.source`` -> ``.output``) as in the module docstring, adding each
     written output to ``report.written`` and each ``(source, reason)`` failure to
@@ -149,6 +156,7 @@ def translate_medical(
                 direction,
                 batch_size,
                 bar.update,
+                keep_outside and window_in is not None,
             )
             try:
                 image.write(unslice(values, array_axis), job.output)
