@@ -71,13 +71,6 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-def current() -> Dist:
-    """The :class:`Dist` of this process (from the process group once it exists)."""
-    if dist.is_initialized():
-        return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
-    return Dist()
-
-
 def rank_device(device: torch.device, where: Dist) -> torch.device:
     """Each process of a CUDA run takes the GPU of its local rank."""
     if not where.enabled or device.type != "cuda":

@@ -6,10 +6,12 @@ CycleGAN: real_A | fake_B | rec_A and real_B | fake_A | rec_B. MUNIT: real_A | A
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..data.images import write_image
 from ..data.transforms import to_unit
@@ -44,16 +46,25 @@ def make_grid(rows: list[list[Tensor]], pad: int = 2, gap: int = 6, group: int =
     return canvas
 
 
+@contextmanager
+def _evaluating(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode inside, its previous mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def translate_samples(
     model: CycleGAN, images_a: Tensor | list[Tensor], images_b: Tensor | list[Tensor]
 ) -> list[list[Tensor]]:
     """One row per sample: [real_A, fake_B, rec_A, real_B, fake_A, rec_B] (each (C, H, W))."""
     device = next(model.g_ab.parameters()).device
-    was_training = model.training
-    model.eval()
     rows = []
-    try:
+    with _evaluating(model):
         for real_a, real_b in zip(images_a, images_b, strict=False):
             real_a = real_a.unsqueeze(0).to(device)
             real_b = real_b.unsqueeze(0).to(device)
@@ -62,8 +73,6 @@ def translate_samples(
             rec_a = model.g_ba(fake_b)
             rec_b = model.g_ab(fake_a)
             rows.append([t[0] for t in (real_a, fake_b, rec_a, real_b, fake_a, rec_b)])
-    finally:
-        model.train(was_training)
     return rows
 
 
@@ -96,10 +105,8 @@ def munit_samples(
     device = next(model.gen_a.parameters()).device
     s_b = fixed_styles(styles, model.style_dim, seed).to(device)
     s_a = fixed_styles(styles, model.style_dim, seed + 1).to(device)
-    was_training = model.training
-    model.eval()
     rows = []
-    try:
+    with _evaluating(model):
         for real_a, real_b in zip(images_a, images_b, strict=False):
             real_a = real_a.unsqueeze(0).to(device)
             real_b = real_b.unsqueeze(0).to(device)
@@ -107,8 +114,6 @@ def munit_samples(
             c_b = model.gen_b.encode_content(real_b).expand(styles, -1, -1, -1)
             ab, ba = model.gen_b.decode(c_a, s_b), model.gen_a.decode(c_b, s_a)
             rows.append([real_a[0], *ab, real_b[0], *ba])
-    finally:
-        model.train(was_training)
     return rows
 
 

@@ -145,23 +145,18 @@ def _generator_terms(
     G_A = L_GAN(D_Y(G(a))), cycle_A = lambda_A ||F(G(a)) - a||_1, idt_A = lambda_B lambda_idt
     ||G(b) - b||_1, and the *_B terms likewise."""
     mode, out = weights.gan_mode, {}
-    if "fake_b" in gen:
-        out["G_A"] = losses.generator_loss(judges["b"](gen["fake_b"]).float(), mode)
-        out["cycle_A"] = losses.cycle_consistency_loss(
-            gen["rec_a"].float(), real_a, weights.lambda_a
+    real = {"a": real_a, "b": real_b}
+    lam = {"a": weights.lambda_a, "b": weights.lambda_b}
+    for side, there, name in (("a", "b", "A"), ("b", "a", "B")):
+        if f"fake_{there}" not in gen:
+            continue
+        out[f"G_{name}"] = losses.generator_loss(judges[there](gen[f"fake_{there}"]).float(), mode)
+        out[f"cycle_{name}"] = losses.cycle_consistency_loss(
+            gen[f"rec_{side}"].float(), real[side], lam[side]
         )
-        if "idt_a" in gen:
-            out["idt_A"] = losses.identity_loss(
-                gen["idt_a"], real_b, weights.lambda_b * weights.lambda_identity
-            )
-    if "fake_a" in gen:
-        out["G_B"] = losses.generator_loss(judges["a"](gen["fake_a"]).float(), mode)
-        out["cycle_B"] = losses.cycle_consistency_loss(
-            gen["rec_b"].float(), real_b, weights.lambda_b
-        )
-        if "idt_b" in gen:
-            out["idt_B"] = losses.identity_loss(
-                gen["idt_b"], real_a, weights.lambda_a * weights.lambda_identity
+        if f"idt_{side}" in gen:
+            out[f"idt_{name}"] = losses.identity_loss(
+                gen[f"idt_{side}"], real[there], lam[there] * weights.lambda_identity
             )
     return out
 
