@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from unpaired import cli, load_pretrained
+from unpaired import cli, fs, load_pretrained
 from unpaired.training import checkpoint, models
 
 from conftest import TINY, make_images
@@ -178,7 +178,7 @@ def test_crash_during_checkpoint_write_keeps_previous(tmp_path: Path, monkeypatc
     state = checkpoint.load_checkpoint(path)
     assert state["position"]["step"] == 1 and torch.equal(state["w"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temporary left behind
-    assert path.stat().st_mode & 0o777 == 0o666 & ~checkpoint._umask()
+    assert path.stat().st_mode & 0o777 == 0o666 & ~fs._umask()
 
 
 def test_truncated_checkpoint_is_a_clear_error(tmp_path: Path, capsys) -> None:

@@ -17,8 +17,10 @@ from typing import Any
 
 import yaml
 
+from .errors import UnpairedError
 
-class ConfigError(ValueError):
+
+class ConfigError(UnpairedError):
     """A user-facing configuration mistake; the message names the option."""
 
 

@@ -22,7 +22,6 @@ style (:func:`translate_with_styles`).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,10 +35,11 @@ from torch import Tensor, nn
 from .convert import ImageLike, to_unit_tensor
 from .data.images import ImageReadError, read_image
 from .data.transforms import from_unit, resize, to_unit
+from .fs import atomic_write
 from .inference import DEFAULT_OVERLAP, Translator, short_side_size
 from .models.munit import MUNIT, MUNITGenerator
 from .tiling import pad_to_multiple, translate_padded
-from .translate_files import Job, TranslateError, TranslateReport, temporary_name
+from .translate_files import Job, TranslateError, TranslateReport
 
 __all__ = ["MUNITTranslation", "MUNITTranslator", "check_style_options", "translate_with_styles"]
 
@@ -236,14 +236,7 @@ def _outputs(job: Job, count: int | None) -> list[Path]:
 def _write(image: Tensor, path: Path) -> None:
     from .data.images import write_image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    try:
-        write_image(image, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: write_image(image, tmp), sync=False)
 
 
 def translate_with_styles(

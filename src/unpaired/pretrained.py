@@ -20,10 +20,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .errors import UnpairedError
+from .fs import atomic_write
 from .models.cyclegan import CycleGAN, build_cyclegan
 from .models.munit import MUNIT, build_munit
 from .registry import Registry
-from .training.checkpoint import atomic_write
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -71,7 +72,7 @@ FORMATS.register("cyclegan")(FolderFormat(("g_ab", "g_ba"), ARCHITECTURE_KEYS, _
 FORMATS.register("munit")(FolderFormat(("gen_a", "gen_b"), MUNIT_ARCHITECTURE_KEYS, _build_munit))
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(UnpairedError):
     """A model folder that cannot be loaded; the message names the file and the problem."""
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import glob
 import os
-import secrets
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,8 @@ from .data.images import (
     write_image,
 )
 from .data.transforms import resize
+from .errors import UnpairedError
+from .fs import atomic_write, is_within
 from .inference import Translator, short_side_size
 from .medical.sources import SOURCE_SUFFIXES, full_suffix, list_sources
 from .medical.translate import needs_medical, translate_medical
@@ -49,7 +50,7 @@ _SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
 _GLOB_CHARS = frozenset("*?[")
 
 
-class TranslateError(ValueError):
+class TranslateError(UnpairedError):
     """A translate option or path that cannot work; the message names it."""
 
 
@@ -119,10 +120,6 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], Path | None]:
     return pairs, folder
 
 
-def _is_within(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def plan_jobs(inputs: Sequence[str], output_dir: str | Path, overwrite: bool = False) -> list[Job]:
     """Expand ``inputs`` (files, folders, glob patterns) into jobs writing under ``output_dir``.
 
@@ -140,7 +137,7 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | Path, overwrite: bool = F
     sources: set[str] = set()
     for spec in inputs:
         pairs, folder = _expand(spec)
-        if folder is not None and _is_within(real_out, os.path.realpath(folder)):
+        if folder is not None and is_within(output_dir, folder):
             where = "is" if real_out == os.path.realpath(folder) else "is inside"
             raise TranslateError(
                 f"--output {output_dir} {where} the input folder {folder}: the results would "
@@ -183,22 +180,9 @@ class _Item:
     bits: int
 
 
-def temporary_name(path: Path) -> Path:
-    """A hidden, unique name next to ``path`` with the same extension (so writers that pick
-    the format from the extension still work); created with the usual permissions."""
-    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.part{path.suffix}")
-
-
 def _write_atomic(image: torch.Tensor, path: Path, bits: int) -> None:
     """:func:`write_image` into a temporary file next to ``path``, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    try:
-        write_image(image, tmp, bits=bits)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: write_image(image, tmp, bits=bits), sync=False)
 
 
 def _side_by_side(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ import sys
 import warnings
 
 from .. import __version__
-from .. import config as cfg
+from ..errors import UnpairedError
 from . import evaluate, export, train, translate
 
 
@@ -30,27 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_parser(sub)
     evaluate.add_parser(sub)
     return parser
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from ..data.folders import DataError
-    from ..data.images import ImageReadError
-    from ..export import ExportError
-    from ..metrics.errors import EvalError
-    from ..pretrained import ModelLoadError
-    from ..training.checkpoint import CheckpointError
-    from ..translate_files import TranslateError
-
-    return (
-        cfg.ConfigError,
-        DataError,
-        ImageReadError,
-        ModelLoadError,
-        CheckpointError,
-        TranslateError,
-        ExportError,
-        EvalError,
-    )
 
 
 # Options whose value may start with a minus sign (a window in HU: -160,240), which argparse
@@ -81,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
     try:
         return args.func(args)
-    except _user_errors() as exc:
+    except UnpairedError as exc:
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one rank says it
             print(f"error: {exc}", file=sys.stderr)
         return 2

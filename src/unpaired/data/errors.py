@@ -6,12 +6,14 @@ single ``error:`` line.
 
 from __future__ import annotations
 
+from ..errors import UnpairedError
+
 __all__ = ["DataError", "MissingExtra"]
 
 MEDICAL_INSTALL = "pip install 'unpaired[medical]'"
 
 
-class DataError(ValueError):
+class DataError(UnpairedError):
     """A problem with the user's images; the message names the folder or file."""
 
 

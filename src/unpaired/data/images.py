@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from ..errors import UnpairedError
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageReadError",
@@ -54,7 +56,7 @@ _SIXTEEN_BIT_EXTENSIONS = frozenset({".png", ".tif", ".tiff"})
 _MAX_REASON_CHARS = 200
 
 
-class ImageReadError(ValueError):
+class ImageReadError(UnpairedError):
     """An image file could not be read or decoded.
 
     The message is one line: ``cannot read image '<path>': <short reason>``. The offending

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import UnpairedError
+from ..fs import atomic_write
 from ..inference import Translator, size_rule
 from ..munit_translate import MUNITTranslator
-from ..translate_files import temporary_name
 from .onnx import export_onnx
 from .pt2 import export_pt2
 
@@ -43,7 +43,7 @@ Exporter = Callable[[nn.Module, torch.Tensor, Path, dict[int, Any], dict[str, st
 EXPORTERS: dict[str, Exporter] = {"onnx": export_onnx, "pt2": export_pt2}
 
 
-class ExportError(ValueError):
+class ExportError(UnpairedError):
     """An export that cannot be done (missing extra, existing output, unknown format)."""
 
 
@@ -96,14 +96,11 @@ def export_model(
     if isinstance(translator, MUNITTranslator):  # the style is a second input
         from .munit import export_munit
 
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_name(output)
-        try:
-            error = export_munit(translator, fmt, tmp, direction)
-            os.replace(tmp, output)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return ExportResult(output, error)
+        errors: list = []
+        atomic_write(
+            output, lambda tmp: errors.append(export_munit(translator, fmt, tmp, direction))
+        )
+        return ExportResult(output, errors[0])
     net = translator.generator(direction)
     c_in, c_out = translator.channels(direction)
     dims, (batch, height, width) = dynamic_shapes(net)
@@ -114,11 +111,6 @@ def export_model(
         "unpaired.direction": direction,
         "unpaired.io": f"(N, {c_in}, H, W) in [-1, 1] -> (N, {c_out}, H, W) in [-1, 1]",
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(output)
-    try:
-        error = exporter(net, example, tmp, dims, metadata)
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return ExportResult(output, error)
+    errors: list = []
+    atomic_write(output, lambda tmp: errors.append(exporter(net, example, tmp, dims, metadata)))
+    return ExportResult(output, errors[0])

@@ -12,8 +12,6 @@ images are gray.
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..data.images import ImageReadError
+from ..fs import atomic_write
 
 __all__ = [
     "ArrayImage",
@@ -136,26 +135,11 @@ def _to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return values.astype(dtype)
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.part{path.suffix}")
-
-
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_array(source: ArrayImage, values: np.ndarray, output: str | Path) -> Path:
     """Save ``values`` as ``.npy`` in ``source.dtype`` (atomically)."""
     output = Path(output)
     data = _to_dtype(values, source.dtype)
-    _atomic(output, lambda tmp: np.save(tmp, data, allow_pickle=False))
+    atomic_write(output, lambda tmp: np.save(tmp, data, allow_pickle=False))
     return output
 
 
@@ -167,5 +151,5 @@ def write_raster(source: ArrayImage, values: np.ndarray, output: str | Path) -> 
     dtype = np.dtype(np.uint16) if source.dtype == np.int32 else source.dtype
     data = _to_dtype(values, dtype)
     image = Image.fromarray(np.ascontiguousarray(data))
-    _atomic(output, lambda tmp: image.save(tmp))
+    atomic_write(output, lambda tmp: image.save(tmp))
     return output

@@ -25,13 +25,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
+from ..fs import atomic_folder, atomic_write, is_within
 from ..translate_files import Job, TranslateError, translate_files
 from .sources import list_sources, source_stem
 from .volume import probe
@@ -93,11 +93,6 @@ def _sources(folder: Path, option: str) -> list[Path]:
     return found
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    real, base = os.path.realpath(path), os.path.realpath(folder)
-    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
-
-
 def plan_augment(
     images: str | Path, masks: str | Path, output: str | Path, overwrite: bool = False
 ) -> list[AugmentPair]:
@@ -112,7 +107,7 @@ def plan_augment(
     if os.path.realpath(images) == os.path.realpath(masks):
         raise TranslateError(f"--masks {masks}: must be another folder than --images")
     for folder, option in ((images, "--images"), (masks, "--masks")):
-        if _inside(output, folder):
+        if is_within(output, folder):
             raise TranslateError(
                 f"--output {output}: is inside {option} {folder}; choose a folder outside it"
             )
@@ -169,22 +164,10 @@ def plan_augment(
 
 def _copy(source: Path, target: Path) -> None:
     """Byte copy of a file or a series folder, written next to ``target`` then renamed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
-    try:
-        if source.is_dir():
-            staged = tmp / "copy"
-            shutil.copytree(source, staged)
-            if target.exists():
-                old = tmp / "old"
-                os.replace(target, old)
-            os.replace(staged, target)
-        else:
-            staged = tmp / target.name
-            shutil.copyfile(source, staged)
-            os.replace(staged, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if source.is_dir():
+        atomic_folder(target, lambda tmp: shutil.copytree(source, tmp, dirs_exist_ok=True))
+    else:
+        atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def augment(
@@ -241,7 +224,6 @@ def augment(
                 "keep_outside_window": keep_outside,
             }
         )
-    from ..training.checkpoint import atomic_write
 
     text = "".join(json.dumps(record) + "\n" for record in records)
     manifest = output / MANIFEST_NAME

@@ -17,9 +17,6 @@ intercept into the original stored type (rounded, clipped to ``BitsStored``).
 from __future__ import annotations
 
 import copy
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ import numpy as np
 
 from ..data.errors import DataError, medical_extra
 from ..data.images import ImageReadError
+from ..fs import atomic_folder, atomic_write
 
 __all__ = [
     "DicomSeries",
@@ -262,42 +260,11 @@ def write_series(
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         datasets.append(_translated_dataset(ds, values[start : start + frames], series_uid, note))
         start += frames
-    output.parent.mkdir(parents=True, exist_ok=True)
     if series.source.is_file():
-        tmp = output.with_name(f".{output.name}.{os.getpid()}.part")
-        try:
-            datasets[0].save_as(tmp, enforce_file_format=True)
-            os.replace(tmp, output)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return output
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
-    try:
+        return atomic_write(output, lambda tmp: datasets[0].save_as(tmp, enforce_file_format=True))
+
+    def write_series(folder: Path) -> None:
         for path, ds in zip(series.files, datasets, strict=True):
-            ds.save_as(tmp_dir / path.name, enforce_file_format=True)
-        _replace_folder(tmp_dir, output)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    return output
+            ds.save_as(folder / path.name, enforce_file_format=True)
 
-
-def _replace_folder(new: Path, target: Path) -> None:
-    """Rename ``new`` to ``target``; an existing ``target`` is moved aside first, then removed."""
-    os.chmod(new, 0o777 & ~_umask())
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = target.with_name(f".{target.name}.{os.getpid()}.old")
-    os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return atomic_folder(output, write_series)

@@ -133,7 +133,7 @@ def nifti_bytes(volume: NiftiVolume, values: np.ndarray, gz: bool) -> bytes:
 def write_nifti(volume: NiftiVolume, values: np.ndarray, output: str | Path) -> Path:
     """Write ``values`` (the shape of ``volume.values``) to ``output`` (``.nii`` or
     ``.nii.gz``, gzipped by the name) atomically."""
-    from ..training.checkpoint import atomic_write
+    from ..fs import atomic_write
 
     output = Path(output)
     data = nifti_bytes(volume, values, output.name.lower().endswith(".gz"))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..errors import UnpairedError
+
 INSTALL_HINT = "pip install 'unpaired[metrics]'"
 
 
-class EvalError(ValueError):
+class EvalError(UnpairedError):
     """A user mistake in an evaluation (a folder, an option); the message names it."""
 
 

@@ -86,7 +86,7 @@ def _json_path(run_dir: Path, step: Any) -> Path:
 
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
-    from ..training.checkpoint import atomic_write
+    from ..fs import atomic_write
 
     text = json.dumps(record, indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..training.checkpoint import atomic_write
+from ..fs import atomic_write
 from .charts import svg_line_chart
 from .page import render_report
 from .read import merge_steps, numeric_series, read_metrics

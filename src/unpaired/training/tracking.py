@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from ..fs import atomic_write
 from ..progress import BarOrLines
-from .checkpoint import atomic_write
 
 
 class Tracker(Protocol):
