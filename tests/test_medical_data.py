@@ -22,7 +22,7 @@ SOFT = Window(-160.0, 240.0)
 def test_folder_of_volumes_is_a_dataset_of_slices(tmp_path: Path):
     pytest.importorskip("nibabel")
     pytest.importorskip("pydicom")
-    from unpaired.data.phantoms import (
+    from unpaired.medical.phantoms import (
         phantom_volume,
         write_phantom_dicom_series,
         write_phantom_nifti,
@@ -71,6 +71,43 @@ def test_axis_choice_and_max_images(tmp_path: Path):
         SingleFolder(folder, 1, crop, axis="coronal")
 
 
+def test_without_the_medical_reader_volumes_are_a_clear_error(tmp_path: Path, monkeypatch):
+    from unpaired.data import readers
+
+    folder = tmp_path / "v"
+    folder.mkdir()
+    np.save(folder / "vol.npy", np.zeros((4, 16, 16), np.int16))
+    pre = Preprocess("none", 16, 16, flip=False)
+    assert "medical" in readers.FOLDER_READERS  # import unpaired registers it
+    monkeypatch.setattr(readers.FOLDER_READERS, "_items", {})
+    with pytest.raises(DataError, match=r"^folder .*: medical inputs .* import unpaired\.medical"):
+        SingleFolder(folder, 1, pre)
+    with pytest.raises(DataError, match="not registered"):
+        readers.medical_index(tmp_path, window="lung")
+    assert readers.medical_index(tmp_path / "missing") is None
+
+
+def test_data_layout_names_the_missing_train_folder(tmp_path: Path):
+    from unpaired.data.layout import resolve_data_dirs
+
+    (tmp_path / "trainA").mkdir()
+    options = {"runs_dir": tmp_path, "demo_size": 16, "demo_images": 2, "seed": 0}
+    with pytest.raises(DataError) as info:
+        resolve_data_dirs(tmp_path, **options)
+    assert str(info.value) == (
+        f"data folder {tmp_path}: has no trainB/ (expected trainA/ and trainB/)"
+    )
+    (tmp_path / "trainB").mkdir()
+    (tmp_path / "testA").mkdir()
+    assert resolve_data_dirs(tmp_path, **options) == (
+        tmp_path / "trainA",
+        tmp_path / "trainB",
+        tmp_path / "testA",
+        None,
+    )
+    assert resolve_data_dirs(None, "a", "b", **options) == (Path("a"), Path("b"), None, None)
+
+
 def test_image_folder_with_a_window_reads_raw_16_bit_values(tmp_path: Path):
     from PIL import Image
 
@@ -100,7 +137,7 @@ def test_a_stray_volume_keeps_photos_in_color(tmp_path: Path):
 
 def test_evaluate_on_volume_folders_says_gray_is_repeated(tmp_path: Path, capsys):
     pytest.importorskip("nibabel")
-    from unpaired.data.phantoms import write_phantom_nifti
+    from unpaired.medical.phantoms import write_phantom_nifti
 
     model = make_model(tmp_path / "model", 1, 1)
     info = json.loads((model / "config.json").read_text())
@@ -126,7 +163,7 @@ def test_evaluate_on_volume_folders_says_gray_is_repeated(tmp_path: Path, capsys
 
 def test_phantom_dataset_for_the_demo(tmp_path: Path):
     pytest.importorskip("nibabel")
-    from unpaired.data.phantoms import write_phantom_dataset
+    from unpaired.medical.phantoms import write_phantom_dataset
 
     root = write_phantom_dataset(tmp_path / "ct", volumes=2, size=16, slices=3, labelled=1)
     names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.nii.gz"))

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from unpaired import config as cfg
-from unpaired.data.phantoms import CONTRAST_HU, PLAIN_HU, phantom_slice, phantom_volume
+from unpaired.medical.phantoms import CONTRAST_HU, PLAIN_HU, phantom_slice, phantom_volume
 from unpaired.medical.sources import full_suffix, list_sources, source_stem
 from unpaired.medical.volume import probe, read_medical, read_slice, resolve_axis
 from unpaired.medical.windows import PRESETS, Window, auto_window, parse_axis, parse_window
@@ -58,6 +58,27 @@ def test_bad_windows_are_one_line_naming_the_option(bad):
     with pytest.raises(ValueError, match=r"^option data\.window_b: ") as info:
         parse_window(bad, "data.window_b")
     assert "\n" not in str(info.value)
+
+
+def test_one_window_parser_with_the_exact_messages():
+    from unpaired import intensity
+
+    assert intensity.parse_window("Soft-Tissue") == (-160.0, 240.0)
+    assert intensity.parse_window(" -1000 , 400 ") == (-1000.0, 400.0)
+    assert intensity.parse_window((-5, 5)) == (-5.0, 5.0) and intensity.parse_window(None) is None
+    assert parse_window(Window(1.0, 2.0)) == Window(1.0, 2.0)
+    assert intensity.parse_window(Window(1.0, 2.0)) == (1.0, 2.0)
+    with pytest.raises(ValueError) as info:
+        intensity.parse_window("300,100", "data.window_a")
+    assert str(info.value) == "option data.window_a: needs lo < hi, got '300,100'"
+    with pytest.raises(ValueError) as info:
+        parse_window("bogus", "data.window_b")
+    assert str(info.value) == (
+        "option data.window_b: expected 'lo,hi' in HU or a preset "
+        "(soft_tissue, lung, bone, brain), got 'bogus'"
+    )
+    with pytest.raises(ValueError, match=r"^option --axis: expected axial, coronal"):
+        intensity.parse_axis("up", "--axis")
 
 
 def test_config_validates_windows_and_axis():
@@ -138,7 +159,7 @@ def _stored_hu(hu: np.ndarray) -> np.ndarray:
 
 def test_dicom_series_is_sorted_by_position_with_hounsfield_units(tmp_path: Path):
     pytest.importorskip("pydicom")
-    from unpaired.data.phantoms import write_phantom_dicom_series
+    from unpaired.medical.phantoms import write_phantom_dicom_series
 
     files = write_phantom_dicom_series(tmp_path / "s", size=32, slices=6, contrast=True, seed=4)
     assert [f.name for f in files] != sorted(f.name for f in files)  # names are shuffled
@@ -154,7 +175,7 @@ def test_dicom_series_is_sorted_by_position_with_hounsfield_units(tmp_path: Path
 
 def test_dicom_falls_back_to_instance_number(tmp_path: Path):
     pydicom = pytest.importorskip("pydicom")
-    from unpaired.data.phantoms import write_phantom_dicom_series
+    from unpaired.medical.phantoms import write_phantom_dicom_series
 
     files = write_phantom_dicom_series(tmp_path / "s", size=16, slices=4, seed=5)
     for path in files:
@@ -167,7 +188,7 @@ def test_dicom_falls_back_to_instance_number(tmp_path: Path):
 
 def test_dicom_rescale_slope_is_applied(tmp_path: Path):
     pydicom = pytest.importorskip("pydicom")
-    from unpaired.data.phantoms import write_phantom_dicom_series
+    from unpaired.medical.phantoms import write_phantom_dicom_series
 
     path = write_phantom_dicom_series(tmp_path / "s", size=16, slices=1, seed=6)[0]
     ds = pydicom.dcmread(path)
@@ -180,7 +201,7 @@ def test_dicom_rescale_slope_is_applied(tmp_path: Path):
 def test_missing_extra_is_one_line(tmp_path: Path, monkeypatch, capsys):
     pytest.importorskip("pydicom")
     from unpaired import cli
-    from unpaired.data.phantoms import write_phantom_dicom_series
+    from unpaired.medical.phantoms import write_phantom_dicom_series
 
     model = make_model(tmp_path / "m", 1, 1)
     write_phantom_dicom_series(tmp_path / "s", size=16, slices=2)
@@ -224,7 +245,7 @@ def test_broken_dicom_is_named(tmp_path: Path):
 
 def test_nifti_read_applies_scaling_and_finds_the_axial_axis(tmp_path: Path):
     pytest.importorskip("nibabel")
-    from unpaired.data.phantoms import write_phantom_nifti
+    from unpaired.medical.phantoms import write_phantom_nifti
 
     path = write_phantom_nifti(tmp_path / "v.nii.gz", size=32, slices=5, seed=7)
     image = read_medical(path)

@@ -22,7 +22,7 @@ pydicom = pytest.importorskip("pydicom")
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from unpaired.data.phantoms import write_phantom_dicom_series, write_phantom_nifti
+    from unpaired.medical.phantoms import write_phantom_dicom_series, write_phantom_nifti
 
     root = tmp_path_factory.mktemp("ct")
     for i in range(2):
@@ -58,7 +58,7 @@ def test_a_folder_of_volumes_is_a_dataset_of_slices(trained: Path) -> None:
 def test_trained_model_translates_a_nifti_volume(trained: Path, tmp_path: Path) -> None:
     import nibabel as nib
 
-    from unpaired.data.phantoms import write_phantom_nifti
+    from unpaired.medical.phantoms import write_phantom_nifti
 
     source = write_phantom_nifti(tmp_path / "in" / "case.nii.gz", 32, 5, contrast=True, seed=7)
     out = tmp_path / "out"
@@ -72,7 +72,7 @@ def test_trained_model_translates_a_nifti_volume(trained: Path, tmp_path: Path) 
 
 
 def test_trained_model_translates_a_dicom_series(trained: Path, tmp_path: Path) -> None:
-    from unpaired.data.phantoms import write_phantom_dicom_series
+    from unpaired.medical.phantoms import write_phantom_dicom_series
 
     files = write_phantom_dicom_series(tmp_path / "in" / "s", 32, 3, seed=20)
     out = tmp_path / "out"
@@ -90,7 +90,7 @@ def test_trained_model_translates_a_dicom_series(trained: Path, tmp_path: Path) 
 def test_trained_model_augments_a_labelled_set(trained: Path, tmp_path: Path) -> None:
     import nibabel as nib
 
-    from unpaired.data.phantoms import write_phantom_nifti
+    from unpaired.medical.phantoms import write_phantom_nifti
 
     for i in range(2):
         write_phantom_nifti(tmp_path / "images" / f"c{i}.nii.gz", 32, 3, contrast=True,
@@ -114,7 +114,7 @@ def test_trained_model_augments_a_labelled_set(trained: Path, tmp_path: Path) ->
 def test_keep_outside_window_passes_air_and_bone_through(trained: Path, tmp_path: Path) -> None:
     import nibabel as nib
 
-    from unpaired.data.phantoms import write_phantom_nifti
+    from unpaired.medical.phantoms import write_phantom_nifti
 
     source = write_phantom_nifti(tmp_path / "in" / "case.nii.gz", 32, 3, contrast=True, seed=8)
     out = tmp_path / "out"

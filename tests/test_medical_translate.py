@@ -43,7 +43,7 @@ def expected_slice(model: Path, hu: np.ndarray, window: Window = SOFT) -> np.nda
 
 def test_nifti_volume_keeps_shape_affine_header_and_hu_range(tmp_path: Path, capsys):
     nib = pytest.importorskip("nibabel")
-    from unpaired.data.phantoms import write_phantom_nifti
+    from unpaired.medical.phantoms import write_phantom_nifti
 
     model = medical_model(tmp_path / "model")
     source = write_phantom_nifti(tmp_path / "in" / "ct.nii.gz", size=32, slices=6, seed=1)
@@ -71,7 +71,7 @@ def test_nifti_volume_keeps_shape_affine_header_and_hu_range(tmp_path: Path, cap
 
 def test_dicom_series_keeps_geometry_and_gets_new_uids(tmp_path: Path):
     pydicom = pytest.importorskip("pydicom")
-    from unpaired.data.phantoms import write_phantom_dicom_series
+    from unpaired.medical.phantoms import write_phantom_dicom_series
     from unpaired.medical.volume import read_medical
 
     model = medical_model(tmp_path / "model")
@@ -195,7 +195,7 @@ def test_augment_writes_images_unchanged_masks_and_a_manifest(tmp_path: Path):
 
 def test_augment_volumes_with_nifti_masks(tmp_path: Path):
     pytest.importorskip("nibabel")
-    from unpaired.data.phantoms import write_phantom_nifti
+    from unpaired.medical.phantoms import write_phantom_nifti
 
     model = medical_model(tmp_path / "model")
     for i in range(2):

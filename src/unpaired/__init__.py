@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import medical  # noqa: E402, F401  (registers the medical folder reader with data/)
 from .inference import Translator  # noqa: E402
 from .pretrained import load_pretrained, save_pretrained  # noqa: E402
 from .training.loop import train  # noqa: E402

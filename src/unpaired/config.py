@@ -467,8 +467,8 @@ def check_munit(config: TrainConfig) -> None:
 
 
 def _check_medical(data: DataConfig) -> None:
-    """Windows and the slicing axis must parse (see unpaired.medical.windows)."""
-    from .medical.windows import parse_axis, parse_window
+    """Windows and the slicing axis must parse (see unpaired.intensity)."""
+    from .intensity import parse_axis, parse_window
 
     try:
         parse_window(data.window_a, "data.window_a")

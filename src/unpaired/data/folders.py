@@ -19,9 +19,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from ..medical.sources import has_medical_files
 from .errors import DataError
 from .images import IMAGE_EXTENSIONS, ImageReadError, image_size, list_images, read_image
+from .readers import SliceIndexLike, medical_index
 from .transforms import Preprocess
 
 __all__ = ["DataError", "SingleFolder", "UnpairedDataset", "UnpairedSampler", "fixed_images"]
@@ -36,12 +36,13 @@ class SingleFolder(Dataset):
 
     Medical inputs: when the folder holds NIfTI (``.nii``, ``.nii.gz``), DICOM (``.dcm``
     series folders) or ``.npy`` files, or a ``window`` is given, every item is one 2-D slice
-    (:class:`unpaired.medical.slices.SliceIndex`): volumes are cut along ``axis`` (axial,
-    coronal, sagittal, or array axis 0/1/2) and each slice is mapped through ``window`` (HU
-    ``[lo, hi]`` -> [0, 1], clipped; None: each volume's own [min, max]), repeated to 3
-    channels when ``channels`` is 3, then preprocessed like any image. Without a window,
-    2-D images are read as in an image folder, so a folder of ordinary images reads as it
-    always has; with one, their stored gray values (0..65535 for 16-bit) are windowed.
+    (:func:`unpaired.data.readers.medical_index`, the reader :mod:`unpaired.medical`
+    registers): volumes are cut along ``axis`` (axial, coronal, sagittal, or array axis
+    0/1/2) and each slice is mapped through ``window`` (HU ``[lo, hi]`` -> [0, 1], clipped;
+    None: each volume's own [min, max]), repeated to 3 channels when ``channels`` is 3, then
+    preprocessed like any image. Without a window, 2-D images are read as in an image folder,
+    so a folder of ordinary images reads as it always has; with one, their stored gray values
+    (0..65535 for 16-bit) are windowed.
     """
 
     def __init__(
@@ -58,11 +59,12 @@ class SingleFolder(Dataset):
         self.preprocess = preprocess
         self.paths: list[Path] = []
         self.sizes: list[tuple[int, int]] = []  # (height, width)
-        self.slices = None
+        self.slices: SliceIndexLike | None = None
         self._bad: set[int] = set()
         minimum = preprocess.min_input_size()
-        if window is not None or has_medical_files(self.folder):
-            self._index_slices(window, axis, max_images, minimum)
+        slices = medical_index(self.folder, window, axis, max_images)
+        if slices is not None:
+            self._index_slices(slices, minimum)
             return
         try:
             candidates = list_images(self.folder)
@@ -87,23 +89,9 @@ class SingleFolder(Dataset):
             kinds = ", ".join(sorted(IMAGE_EXTENSIONS))
             raise DataError(f"folder {self.folder} has no readable images ({kinds})")
 
-    def _index_slices(
-        self,
-        window: str | Sequence[float] | None,
-        axis: str | int,
-        max_images: int | None,
-        minimum: tuple[int, int] | None,
-    ) -> None:
-        """Index the slices of the medical inputs (see the class docstring)."""
-        from ..medical.slices import SliceIndex
-        from ..medical.windows import parse_axis, parse_window
-
-        try:
-            parsed = parse_window(window, "window")
-            axis = parse_axis(axis, "axis")
-        except ValueError as exc:
-            raise DataError(str(exc)) from None
-        self.slices = SliceIndex(self.folder, parsed, axis, max_images)
+    def _index_slices(self, slices: SliceIndexLike, minimum: tuple[int, int] | None) -> None:
+        """Take the items of a slice index (see the class docstring)."""
+        self.slices = slices
         for i in range(len(self.slices)):
             height, width = self.slices.source(i).slice_size
             if minimum is not None and (height < minimum[0] or width < minimum[1]):

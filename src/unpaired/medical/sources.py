@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from ..data.images import IMAGE_EXTENSIONS, list_files
+from ..data.readers import MEDICAL_SUFFIXES
 
 __all__ = [
     "MEDICAL_SUFFIXES",
@@ -29,9 +30,6 @@ __all__ = [
     "list_sources",
     "source_stem",
 ]
-
-MEDICAL_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".npy", ".dcm")
-"""Lower-case endings of the medical files (matched case-insensitively)."""
 
 SOURCE_SUFFIXES: frozenset[str] = frozenset(MEDICAL_SUFFIXES) | IMAGE_EXTENSIONS
 """Every ending an input file may have."""

@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from ..data.errors import DataError
+from ..intensity import AXIS_NAMES
 from . import arrays, dicom, nifti
 from .sources import kind_of
-from .windows import AXIS_NAMES, Window, auto_window
+from .windows import Window, auto_window
 
 __all__ = [
     "MedicalImage",

@@ -5,27 +5,23 @@ its inverse maps [-1, 1] back to ``[lo, hi]``. Both are computed in float64 and 
 float32, so the window's ends and centre come back exactly (``from_net(to_net(40)) == 40``
 for the soft-tissue window).
 
-Presets are the usual radiology window/level pairs, ``[L - W/2, L + W/2]``:
-
-=============  ======  =====  ==================
-name           width   level  [lo, hi] (HU)
-=============  ======  =====  ==================
-soft_tissue    400     40     [-160, 240]
-lung           1500    -600   [-1350, 150]
-bone           1800    400    [-500, 1300]
-brain          80      40     [0, 80]
-=============  ======  =====  ==================
+The presets and the parsing of a window option live in :mod:`unpaired.intensity` (one parser
+for config, command line, data folders and model folders); this module builds
+:class:`Window` objects from it.
 
 Without a window (``None``) a file is mapped by its own range (see :func:`auto_window`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from ..intensity import AXIS_NAMES, PRESETS, parse_axis
+from ..intensity import parse_window as parse_bounds
 
 __all__ = [
     "AXIS_NAMES",
@@ -37,16 +33,6 @@ __all__ = [
     "parse_window",
     "windows_info",
 ]
-
-PRESETS: dict[str, tuple[float, float]] = {
-    "soft_tissue": (-160.0, 240.0),
-    "lung": (-1350.0, 150.0),
-    "bone": (-500.0, 1300.0),
-    "brain": (0.0, 80.0),
-}
-
-#: Anatomical slicing axes; a slice of ``axial`` is perpendicular to the body's long axis.
-AXIS_NAMES: tuple[str, ...] = ("axial", "coronal", "sagittal")
 
 # Full-scale ranges of the 2-D raster dtypes, so that a PNG without a window is mapped as
 # read_image maps it (value / 255 or value / 65535).
@@ -96,53 +82,16 @@ class Window:
 
 
 def parse_window(value: Any, option: str = "window") -> Window | None:
-    """A window from ``None``, a preset name, ``"lo,hi"`` or a ``[lo, hi]`` pair.
+    """A window from ``None``, a preset name, ``"lo,hi"`` or a ``[lo, hi]`` pair (parsed by
+    :func:`unpaired.intensity.parse_window`); a :class:`Window` is returned as it is.
 
     Raises:
         ValueError: one line naming ``option`` and what is wrong.
     """
-    if value is None or isinstance(value, Window):
+    if isinstance(value, Window):
         return value
-    if isinstance(value, str):
-        name = value.strip().lower().replace("-", "_").replace(" ", "_")
-        if name in PRESETS:
-            return Window(*PRESETS[name])
-        parts = [p.strip() for p in value.split(",")]
-    elif isinstance(value, Sequence) and not isinstance(value, bytes):
-        parts = list(value)
-    else:
-        parts = []
-    presets = ", ".join(PRESETS)
-    if len(parts) != 2:
-        raise ValueError(
-            f"option {option}: expected 'lo,hi' in HU or a preset ({presets}), got {value!r}"
-        )
-    try:
-        lo, hi = (float(p) for p in parts)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"option {option}: expected two numbers 'lo,hi' or a preset ({presets}), got {value!r}"
-        ) from None
-    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
-        raise ValueError(f"option {option}: needs lo < hi, got {value!r}")
-    return Window(lo, hi)
-
-
-def parse_axis(value: Any, option: str = "axis") -> str | int:
-    """``axial`` / ``coronal`` / ``sagittal`` (anatomical) or 0 / 1 / 2 (array axis).
-
-    Raises:
-        ValueError: one line naming ``option``.
-    """
-    if isinstance(value, str) and value.strip().lower() in AXIS_NAMES:
-        return value.strip().lower()
-    if isinstance(value, str) and value.strip() in ("0", "1", "2"):
-        return int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1, 2):
-        return value
-    raise ValueError(
-        f"option {option}: expected axial, coronal, sagittal, 0, 1 or 2, got {value!r}"
-    )
+    bounds = parse_bounds(value, option)
+    return None if bounds is None else Window(*bounds)
 
 
 def auto_window(values: np.ndarray, raster_dtype: str | None = None) -> Window:
@@ -169,12 +118,12 @@ def windows_info(window_a: Any, window_b: Any, axis: Any = "axial") -> dict[str,
     Raises:
         ValueError: a window or the axis does not parse (the message names the option).
     """
-    windows = {
-        "a": parse_window(window_a, "data.window_a"),
-        "b": parse_window(window_b, "data.window_b"),
+    bounds = {
+        "a": parse_bounds(window_a, "data.window_a"),
+        "b": parse_bounds(window_b, "data.window_b"),
     }
     return {
-        "windows": {d: (w.as_list() if w is not None else None) for d, w in windows.items()},
+        "windows": {d: (list(w) if w is not None else None) for d, w in bounds.items()},
         "axis": parse_axis(axis, "data.axis"),
     }
 

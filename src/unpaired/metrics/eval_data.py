@@ -5,7 +5,7 @@ domain's channel count), resized with antialiased bicubic interpolation so that 
 side is ``size`` (by default the model's training crop), center-cropped to ``size x size``
 and quantized to 8 bits, as a saved file would be. Folders of medical volumes (NIfTI, DICOM
 series, ``.npy``) are read as 2-D slices through the domain's intensity window, as training
-read them (:class:`unpaired.medical.slices.SliceIndex`). The demo domains also bring their ground
+read them (:func:`unpaired.data.readers.medical_index`). The demo domains also bring their ground
 truth (:mod:`unpaired.data.synthetic`): the true rendering of each test scene in the other
 domain and the animal's mask, prepared the same way so that they stay pixel-aligned.
 """
@@ -20,8 +20,8 @@ from torch import Tensor
 
 from ..data.errors import DataError
 from ..data.images import ImageReadError, list_images, read_image
+from ..data.readers import SliceIndexLike, medical_index
 from ..data.transforms import resize
-from ..medical.sources import has_medical_files
 from .errors import EvalError
 
 __all__ = ["EvalData", "is_demo_root", "load_eval_data", "load_folder", "prepare", "quantize"]
@@ -43,23 +43,17 @@ def prepare(image: Tensor, size: int) -> Tensor:
 
 
 def load_slices(
-    folder: Path, channels: int, size: int, limit: int | None, window: object, axis: object
+    index: SliceIndexLike, folder: Path, channels: int, size: int
 ) -> tuple[Tensor, list[str]]:
-    """Like :func:`load_folder` for medical inputs: the first ``limit`` slices, windowed;
+    """Like :func:`load_folder` for medical inputs: the slices of ``index``, windowed;
     names are ``relative/path#slice``."""
-    from ..medical.slices import SliceIndex
-    from ..medical.windows import parse_axis, parse_window
-
+    if len(index) < 2:
+        raise EvalError(f"image folder {folder}: needs at least 2 slices, has {len(index)}")
+    images = []
     try:
-        index = SliceIndex(folder, parse_window(window), parse_axis(axis), limit)
-        if len(index) < 2:
-            raise EvalError(f"image folder {folder}: needs at least 2 slices, has {len(index)}")
-        images = []
         for i in range(len(index)):
             images.append(quantize(prepare(index.read_tensor(i, channels), size)))
     except (DataError, ImageReadError, ValueError) as exc:
-        if isinstance(exc, EvalError):
-            raise
         raise EvalError(str(exc)) from None
     return torch.stack(images), [index.name(i) for i in range(len(index))]
 
@@ -77,8 +71,12 @@ def load_folder(
 
     With a ``window`` (HU ``"lo,hi"``, a preset or ``[lo, hi]``), or when the folder holds
     medical volumes, the items are 2-D slices along ``axis`` (:func:`load_slices`)."""
-    if window is not None or has_medical_files(folder):
-        return load_slices(folder, channels, size, limit, window, axis)
+    try:
+        index = medical_index(folder, window, axis, limit)
+    except (DataError, ImageReadError, ValueError) as exc:
+        raise EvalError(str(exc)) from None
+    if index is not None:
+        return load_slices(index, folder, channels, size)
     try:
         paths = list_images(folder)
     except FileNotFoundError:

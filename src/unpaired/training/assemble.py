@@ -24,31 +24,17 @@ def resolve_device(name: str) -> torch.device:
 
 def data_dirs(config: cfg.TrainConfig) -> tuple[Path, Path, Path | None, Path | None]:
     """(train A, train B, test A or None, test B or None); generates the demo when no data."""
-    data = config.data
-    if data.dir_a is not None and data.dir_b is not None:
-        return Path(data.dir_a), Path(data.dir_b), None, None
-    if data.root is not None:
-        root = Path(data.root)
-    else:
-        from ..data.synthetic import write_demo_dataset
+    from ..data.layout import resolve_data_dirs
 
-        root = (
-            Path(config.runs_dir)
-            / ".demo-data"
-            / (f"{data.demo_size}px-{data.demo_images}-seed{config.seed}")
-        )
-        write_demo_dataset(root, size=data.demo_size, n_train=data.demo_images, seed=config.seed)
-    for sub in ("trainA", "trainB"):
-        if not (root / sub).is_dir():
-            raise cfg.ConfigError(
-                f"data folder {root}: has no {sub}/ (expected trainA/ and trainB/)"
-            )
-    test_a, test_b = root / "testA", root / "testB"
-    return (
-        root / "trainA",
-        root / "trainB",
-        test_a if test_a.is_dir() else None,
-        test_b if test_b.is_dir() else None,
+    data = config.data
+    return resolve_data_dirs(
+        data.root,
+        data.dir_a,
+        data.dir_b,
+        runs_dir=config.runs_dir,
+        demo_size=data.demo_size,
+        demo_images=data.demo_images,
+        seed=config.seed,
     )
 
 

@@ -203,7 +203,7 @@ def _nifti_bytes(
     try:
         import nibabel as nib
     except ImportError:
-        from .errors import medical_extra
+        from ..data.errors import medical_extra
 
         raise medical_extra("writing NIfTI") from None
     sx, sy, sz = spacing
@@ -284,7 +284,7 @@ def write_phantom_dicom_series(
         from pydicom.dataset import Dataset, FileMetaDataset
         from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
     except ImportError:
-        from .errors import medical_extra
+        from ..data.errors import medical_extra
 
         raise medical_extra("writing DICOM") from None
     folder = Path(folder)
