@@ -57,13 +57,8 @@ def _ours(args: argparse.Namespace, cfg: dict):
 
     from unpaired.image_pool import ImagePool
     from unpaired.models.cyclegan import build_cyclegan
-    from unpaired.training.steps import (
-        PRECISIONS,
-        CycleGANWeights,
-        GradScalers,
-        StepOptions,
-        cyclegan_step,
-    )
+    from unpaired.recipes.cyclegan import CycleGANConfig, cyclegan_step
+    from unpaired.recipes.steps import PRECISIONS, GradScalers, StepOptions
 
     device = torch.device(args.device)
     model = build_cyclegan().to(device)
@@ -103,9 +98,7 @@ def _ours(args: argparse.Namespace, cfg: dict):
     batch = {"A": x_a, "B": x_b}
 
     def step():
-        return cyclegan_step(
-            model, opt_g, opt_d, batch, *pools, CycleGANWeights(), options, scalers
-        )
+        return cyclegan_step(model, opt_g, opt_d, batch, *pools, CycleGANConfig(), options, scalers)
 
     return step
 

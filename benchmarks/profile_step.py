@@ -55,7 +55,8 @@ def main() -> None:
 
     from unpaired.image_pool import ImagePool
     from unpaired.models.cyclegan import build_cyclegan
-    from unpaired.training.steps import CycleGANWeights, StepOptions, cyclegan_step
+    from unpaired.recipes.cyclegan import CycleGANConfig, cyclegan_step
+    from unpaired.recipes.steps import StepOptions
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -68,7 +69,7 @@ def main() -> None:
     options = StepOptions(fused=args.fused)
 
     def step() -> None:
-        cyclegan_step(model, opt_g, opt_d, batch, *pools, CycleGANWeights(), options)
+        cyclegan_step(model, opt_g, opt_d, batch, *pools, CycleGANConfig(), options)
 
     step()  # warm-up
     start = time.perf_counter()

@@ -153,7 +153,7 @@ def main() -> None:
             entry["onnxruntime_max_abs_diff"] = float(abs(got - expected).max())
         result["sizes"][str(size)] = entry
 
-    from unpaired.translate_files import plan_jobs, translate_files
+    from unpaired.translate import plan_jobs, translate_files
 
     jobs = plan_jobs([str(f) for f in files], work / "out")
     start = time.perf_counter()

@@ -15,13 +15,14 @@ import torch
 
 from unpaired import cli
 from unpaired.data.synthetic import write_demo_dataset
-from unpaired.metrics import MetricsUnavailable, evaluate
-from unpaired.metrics.during_training import TrainingEvaluator
+from unpaired.evaluation import evaluate
+from unpaired.metrics import MetricsUnavailable
 from unpaired.metrics.eval_data import load_eval_data
 from unpaired.metrics.features import TinyFeatures, default_inception_path
 from unpaired.models.cyclegan import build_cyclegan
 from unpaired.pretrained import load_pretrained
 from unpaired.training import checkpoint
+from unpaired.training.evaluator import TrainingEvaluator
 
 from conftest import TINY, make_images, make_model
 

@@ -10,7 +10,6 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from unpaired import losses
-from unpaired.config import MUNITConfig
 from unpaired.models.munit import (
     LayerNorm2d,
     MultiScaleDiscriminator,
@@ -18,9 +17,9 @@ from unpaired.models.munit import (
     adaptive_instance_norm,
     build_munit,
 )
-from unpaired.training.munit_optim import munit_optimizers
-from unpaired.training.munit_step import MUNITWeights, munit_step
-from unpaired.training.steps import GradScalers, StepOptions
+from unpaired.recipes.munit import MUNITConfig, munit_step
+from unpaired.recipes.munit.optim import munit_optimizers
+from unpaired.recipes.steps import GradScalers, StepOptions
 
 # Small enough that a step takes milliseconds: dim 8 -> content (N, 32, H/4, W/4).
 TINY = {"dim": 8, "n_res": 1, "mlp_dim": 16, "n_layer_d": 2}
@@ -217,7 +216,7 @@ def batch(seed: int = 5, n: int = 2) -> dict[str, torch.Tensor]:
     return {"A": images(n, 3, 32, 32, seed), "B": images(n, 3, 32, 32, seed + 1)}
 
 
-def run(weights: MUNITWeights, options: StepOptions | None = None, steps: int = 1, seed: int = 0):
+def run(weights: MUNITConfig, options: StepOptions | None = None, steps: int = 1, seed: int = 0):
     options = options or StepOptions()
     model, opts = make_model(seed)
     scalers = GradScalers(torch.amp.GradScaler("cpu"), torch.amp.GradScaler("cpu"))
@@ -238,7 +237,7 @@ def run(weights: MUNITWeights, options: StepOptions | None = None, steps: int = 
 
 def test_one_step_trains_every_network_and_returns_finite_losses() -> None:
     before = copy.deepcopy(make_model()[0])
-    model, [out] = run(MUNITWeights())
+    model, [out] = run(MUNITConfig())
     assert set(out) == BASE_KEYS
     for value in out.values():
         assert value.dim() == 0 and not value.requires_grad and torch.isfinite(value)
@@ -261,17 +260,17 @@ def test_one_step_trains_every_network_and_returns_finite_losses() -> None:
 
 
 def test_cycle_terms_join_when_weighted() -> None:
-    _, [out] = run(MUNITWeights(recon_x_cyc_w=10.0))
+    _, [out] = run(MUNITConfig(recon_x_cyc_w=10.0))
     assert set(out) == BASE_KEYS | {"recon_cyc_A", "recon_cyc_B"}
     assert torch.isfinite(out["recon_cyc_A"]) and torch.isfinite(out["recon_cyc_B"])
 
 
 def test_same_seed_gives_identical_losses_and_another_seed_does_not() -> None:
-    _, first = run(MUNITWeights(), steps=2)
-    _, again = run(MUNITWeights(), steps=2)
+    _, first = run(MUNITConfig(), steps=2)
+    _, again = run(MUNITConfig(), steps=2)
     for a, b in zip(first, again, strict=True):
         assert all(torch.equal(a[k], b[k]) for k in a)
-    _, other = run(MUNITWeights(), seed=1)
+    _, other = run(MUNITConfig(), seed=1)
     assert not torch.equal(first[0]["recon_s_A"], other[0]["recon_s_A"])
 
 
@@ -279,10 +278,10 @@ def test_fused_step_computes_the_same_losses() -> None:
     model, opts = make_model()
     twin = copy.deepcopy((model, opts))
     torch.manual_seed(7)
-    plain = munit_step(model, opts.opt_gen, opts.opt_dis, batch(), MUNITWeights())
+    plain = munit_step(model, opts.opt_gen, opts.opt_dis, batch(), MUNITConfig())
     torch.manual_seed(7)
     fused = munit_step(
-        twin[0], twin[1].opt_gen, twin[1].opt_dis, batch(), MUNITWeights(), StepOptions(fused=True)
+        twin[0], twin[1].opt_gen, twin[1].opt_dis, batch(), MUNITConfig(), StepOptions(fused=True)
     )
     for key, value in plain.items():
         assert fused[key].item() == pytest.approx(value.item(), rel=1e-4, abs=1e-6), key
@@ -290,14 +289,14 @@ def test_fused_step_computes_the_same_losses() -> None:
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_reduced_precision_steps_run(precision: str) -> None:
-    _, [out] = run(MUNITWeights(), StepOptions(precision=precision, fused=True))
+    _, [out] = run(MUNITConfig(), StepOptions(precision=precision, fused=True))
     assert all(torch.isfinite(v) and v.dtype == torch.float32 for v in out.values())
 
 
 def test_wgangp_is_refused() -> None:
     model, opts = make_model()
     with pytest.raises(ValueError, match="wgangp"):
-        munit_step(model, opts.opt_gen, opts.opt_dis, batch(), MUNITWeights(gan_mode="wgangp"))
+        munit_step(model, opts.opt_gen, opts.opt_dis, batch(), MUNITConfig(gan_mode="wgangp"))
 
 
 # --- optimisers, config, weights on disk ----------------------------------------------------------
@@ -324,7 +323,9 @@ def test_config_defaults_are_the_nvlabs_ones() -> None:
     assert (cfg.n_layer_d, cfg.num_scales, cfg.gan_mode, cfg.init) == (4, 3, "lsgan", "kaiming")
     assert (cfg.lr, cfg.beta1, cfg.beta2, cfg.weight_decay) == (1e-4, 0.5, 0.999, 1e-4)
     assert (cfg.lr_step, cfg.lr_gamma) == (100000, 0.5)
-    assert MUNITWeights.from_config(cfg) == MUNITWeights()
+    # The loss weights are read from the config itself (no mirrored copy with its own defaults).
+    assert (cfg.gan_w, cfg.recon_x_w, cfg.recon_s_w, cfg.recon_c_w) == (1.0, 10.0, 1.0, 1.0)
+    assert cfg.recon_x_cyc_w == 0.0
     with pytest.raises(AttributeError):
         cfg.dim = 32  # type: ignore[misc]
 

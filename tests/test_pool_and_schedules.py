@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from unpaired.image_pool import ImagePool
-from unpaired.training.schedules import build_scheduler, step_scheduler
+from unpaired.recipes.schedules import build_scheduler, step_scheduler
 
 
 def test_pool_fills_then_swaps_with_probability_half() -> None:

@@ -10,7 +10,8 @@ import torch
 
 from unpaired.image_pool import ImagePool
 from unpaired.models.cyclegan import build_cyclegan
-from unpaired.training.steps import CycleGANWeights, GradScalers, StepOptions, cyclegan_step
+from unpaired.recipes.cyclegan import CycleGANConfig, cyclegan_step
+from unpaired.recipes.steps import GradScalers, StepOptions
 
 
 def setup(channels_last: bool = False):
@@ -42,7 +43,7 @@ def run_steps(options: StepOptions, steps: int = 20, scalers: bool = False):
     out = []
     for batch in batches(steps):
         losses = cyclegan_step(
-            *state[:3], batch, *state[3:], CycleGANWeights(), options, grad_scalers
+            *state[:3], batch, *state[3:], CycleGANConfig(), options, grad_scalers
         )
         out.append({k: float(v) for k, v in losses.items()})
     return out
@@ -56,7 +57,7 @@ def test_optimised_step_computes_the_same_losses(identity: float, options: StepO
     # Along 20 steps of a plain-step trajectory, the optimised step taken from the very same
     # state (nets, optimizers, pools) gives the same losses. (Two free-running trajectories
     # drift apart from float rounding alone: GAN training amplifies any difference.)
-    weights = CycleGANWeights(lambda_identity=identity)
+    weights = CycleGANConfig(lambda_identity=identity)
     state = setup()
     for step, batch in enumerate(batches(20)):
         twin = copy.deepcopy(state)  # one deepcopy keeps the optimizers tied to the twin's nets

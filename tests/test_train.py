@@ -11,7 +11,8 @@ import torch
 import yaml
 
 from unpaired import cli, fs, load_pretrained
-from unpaired.training import checkpoint, models
+from unpaired.recipes import cyclegan as cyclegan_recipe
+from unpaired.training import checkpoint
 
 from conftest import TINY, make_images
 
@@ -123,7 +124,7 @@ def test_sigterm_saves_and_resume_matches(
     full = tmp_path / "full"
     assert train(str(tiny_data), "--runs-dir", str(full), "--max-steps", "6", *RESUME_OPTS) == 0
 
-    real_step, calls = models.cyclegan_step, []
+    real_step, calls = cyclegan_recipe.cyclegan_step, []
 
     def step_then_signal(*args, **kwargs):
         calls.append(1)
@@ -132,7 +133,7 @@ def test_sigterm_saves_and_resume_matches(
             signal.raise_signal(signal.SIGTERM)
         return out
 
-    monkeypatch.setattr(models, "cyclegan_step", step_then_signal)
+    monkeypatch.setattr(cyclegan_recipe, "cyclegan_step", step_then_signal)
     runs = tmp_path / "runs"
     assert train(str(tiny_data), "--runs-dir", str(runs), "--max-steps", "6", *RESUME_OPTS) == 130
     err = capsys.readouterr().err
@@ -141,7 +142,7 @@ def test_sigterm_saves_and_resume_matches(
         checkpoint.load_checkpoint(runs / "data" / "checkpoints" / "latest.pt")["position"]["step"]
         == 3
     )
-    monkeypatch.setattr(models, "cyclegan_step", real_step)
+    monkeypatch.setattr(cyclegan_recipe, "cyclegan_step", real_step)
     assert train("--resume", str(runs / "data")) == 0
     assert steps(runs / "data") == steps(full / "data")
 

@@ -13,7 +13,8 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from unpaired import Translator, cli
-from unpaired.tiling import blend_window, pad_to_multiple, tile_starts
+from unpaired.data.transforms import pad_to_multiple
+from unpaired.translate.tiling import blend_window, tile_starts
 
 from conftest import make_images, make_model
 

@@ -1,4 +1,4 @@
-"""unpaired: unpaired image-to-image translation (CycleGAN) in PyTorch.
+"""unpaired: unpaired image-to-image translation (CycleGAN, MUNIT, ...) in PyTorch.
 
 Public API: :func:`train`, :class:`Translator`, :func:`load_pretrained`, :func:`save_pretrained`,
 ``__version__``.
@@ -9,8 +9,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import medical  # noqa: E402, F401  (registers the medical folder reader with data/)
-from .inference import Translator  # noqa: E402
 from .pretrained import load_pretrained, save_pretrained  # noqa: E402
 from .training.loop import train  # noqa: E402
+from .translate import Translator  # noqa: E402
 
 __all__ = ["Translator", "__version__", "load_pretrained", "save_pretrained", "train"]

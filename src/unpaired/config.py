@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import UnpairedError
+from .registry import Registry
 
 
 class ConfigError(UnpairedError):
@@ -54,81 +56,6 @@ class DataConfig:
     window_a: str | None = None
     window_b: str | None = None
     axis: str | int = "axial"
-
-
-@dataclass(frozen=True)
-class CycleGANConfig:
-    """CycleGAN architecture and loss weights (Zhu et al. 2017; official defaults).
-
-    ``lambda_a`` / ``lambda_b`` weight the cycle terms ||F(G(x)) - x||_1 and ||G(F(y)) - y||_1;
-    the identity term is weighted ``lambda_identity * lambda`` (0 turns it off).
-    """
-
-    generator: str = "resnet_9blocks"
-    discriminator: str = "basic"
-    n_layers_d: int = 3
-    ngf: int = 64
-    ndf: int = 64
-    norm: str = "instance"
-    use_dropout: bool = False
-    init_type: str = "normal"
-    init_gain: float = 0.02
-    gan_mode: str = "lsgan"
-    lambda_a: float = 10.0
-    lambda_b: float = 10.0
-    lambda_identity: float = 0.5
-    lambda_gp: float = 10.0
-    pool_size: int = 50
-
-
-@dataclass(frozen=True)
-class MUNITConfig:
-    """MUNIT architecture, loss weights and optimiser (Huang et al. 2018; the NVlabs
-    edges2handbags defaults). The generator total is gan_w * (L^{x_1}_GAN + L^{x_2}_GAN)
-    + recon_x_w * (L^{x_1}_recon + L^{x_2}_recon) + recon_c_w * (L^{c_1}_recon + L^{c_2}_recon)
-    + recon_s_w * (L^{s_1}_recon + L^{s_2}_recon) + recon_x_cyc_w * (explicit cycle terms).
-    """
-
-    dim: int = 64
-    """Channels of the first conv of every encoder, generator and discriminator."""
-    style_dim: int = 8
-    """Length of the style codes s_1, s_2 (N, style_dim, 1, 1)."""
-    n_downsample: int = 2
-    """Stride-2 convs of the content encoder (and upsamplings of the decoder)."""
-    n_res: int = 4
-    """Residual blocks in the content encoder and AdaIN residual blocks in the decoder."""
-    mlp_dim: int = 256
-    """Hidden width of the MLP that maps a style code to the AdaIN parameters."""
-    init: str = "kaiming"
-    """Generator weight initialisation (discriminators always use N(0, 0.02))."""
-    n_layer_d: int = 4
-    """Stride-2 conv layers per discriminator scale."""
-    num_scales: int = 3
-    """Image scales each multi-scale discriminator judges (1, 1/2, 1/4)."""
-    gan_w: float = 1.0
-    """Weight of the adversarial terms L^{x_i}_GAN (and of the discriminator loss)."""
-    recon_x_w: float = 10.0
-    """lambda_x: weight of the image reconstruction terms L^{x_i}_recon."""
-    recon_s_w: float = 1.0
-    """lambda_s: weight of the style reconstruction terms L^{s_i}_recon."""
-    recon_c_w: float = 1.0
-    """lambda_c: weight of the content reconstruction terms L^{c_i}_recon."""
-    recon_x_cyc_w: float = 0.0
-    """Weight of the explicit style-augmented cycle terms (0 turns them off)."""
-    lr: float = 1e-4
-    """Adam learning rate of both the generators and the discriminators."""
-    beta1: float = 0.5
-    """Adam beta1."""
-    beta2: float = 0.999
-    """Adam beta2."""
-    weight_decay: float = 1e-4
-    """Adam (L2) weight decay."""
-    lr_step: int = 100000
-    """Iterations between learning-rate decays (StepLR step_size, stepped per iteration)."""
-    lr_gamma: float = 0.5
-    """Factor the learning rate is multiplied by every lr_step iterations."""
-    gan_mode: str = "lsgan"
-    """Adversarial objective: lsgan (default), vanilla (NVlabs nsgan) or hinge."""
 
 
 @dataclass(frozen=True)
@@ -182,10 +109,42 @@ class TrainConfig:
     tensorboard: bool = False
     wandb: bool = False
     data: DataConfig = field(default_factory=DataConfig)
-    cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
-    # Read by model munit only (which has its own optimiser settings; optim is CycleGAN's).
-    munit: MUNITConfig = field(default_factory=MUNITConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    # One section per model family, under the family's name (``cyclegan: {...}``): the
+    # dataclass each recipe registers in :data:`SECTIONS`. Read as ``config.<name>``.
+    sections: Mapping[str, Any] = field(default_factory=lambda: default_sections())
+
+    def __getattr__(self, name: str) -> Any:
+        sections = self.__dict__.get("sections")
+        if sections is not None and name in sections:
+            return sections[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    def section(self, name: str) -> Any:
+        """The options of model family ``name`` (its registered dataclass)."""
+        return self.sections[name]
+
+
+#: Model family name -> the frozen dataclass of its options (registered by its recipe).
+SECTIONS: Registry[type] = Registry("config section")
+
+
+class Sections(dict):
+    """The model sections of a config: a read-only dict (picklable, so torchrun can share a
+    config between ranks)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("config sections are read-only; build a new config instead")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Sections, (dict(self),))
+
+
+def default_sections() -> Mapping[str, Any]:
+    """Every registered section at its defaults, read-only."""
+    return Sections({name: SECTIONS.get(name)() for name in SECTIONS.names()})
 
 
 # Options a resumed run may change without breaking exactness: how long, how often, where.
@@ -209,11 +168,11 @@ RESUMABLE_KEYS = frozenset(
     }
 )
 
-# The demo domains learn a visible translation in minutes on 2 CPU cores with these settings.
+# The demo domains learn a visible translation in minutes on 2 CPU cores with these settings
+# (each recipe adds the sizes of its own section: Recipe.demo).
 DEMO_PRESET: dict[str, Any] = {
     "name": "demo",
     "data": {"image_size": 64, "load_size": 72, "num_samples": 4},
-    "cyclegan": {"generator": "resnet_6blocks", "ngf": 24, "ndf": 32},
     "epochs": 2,
     "epochs_decay": 2,
     "log_every": 25,
@@ -224,8 +183,21 @@ DEMO_PRESET: dict[str, Any] = {
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """Every value of a config dataclass as plain nested dicts (YAML/JSON friendly)."""
-    return dataclasses.asdict(config)
+    """Every value of a config dataclass as plain nested dicts (YAML/JSON friendly); the
+    model sections of a :class:`TrainConfig` sit at the top level under their names."""
+    if not isinstance(config, TrainConfig):
+        return dataclasses.asdict(config)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        if f.name == "sections":
+            out.update({k: dataclasses.asdict(v) for k, v in config.sections.items()})
+        elif f.name == "optim":
+            continue
+        else:
+            value = getattr(config, f.name)
+            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    out["optim"] = dataclasses.asdict(config.optim)
+    return out
 
 
 def dump_yaml(config: TrainConfig) -> str:
@@ -271,10 +243,21 @@ def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
+    sections: dict[str, Any] = {}
+    if cls is TrainConfig:
+        fields.pop("sections")
+        for name in SECTIONS.names():
+            if name in values:
+                sections[name] = _build(SECTIONS.get(name), values[name], f"{prefix}{name}.")
+            else:
+                sections[name] = SECTIONS.get(name)()
+        values = {k: v for k, v in values.items() if k not in sections}
+        kwargs["sections"] = Sections(sections)
     for key, value in values.items():
         full = f"{prefix}{key}"
         if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            known = list(fields) + (SECTIONS.names() if cls is TrainConfig else [])
+            close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
             raise ConfigError(f"unknown option {full}{hint}")
         hint_type = hints[key]
@@ -365,7 +348,7 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _positive(name: str, value: int | float | None, allow_none: bool = False) -> None:
+def positive(name: str, value: int | float | None, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if value is None or value <= 0:
@@ -376,18 +359,18 @@ def validate(config: TrainConfig) -> None:
     """Cross-field checks that dataclass types cannot express; raises :class:`ConfigError`."""
     data = config.data
     for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "latest_every"):
-        _positive(name, getattr(config, name))
-    _positive("max_steps", config.max_steps, allow_none=True)
-    _positive("eval_every", config.eval_every, allow_none=True)
-    _positive("eval_images", config.eval_images, allow_none=True)
+        positive(name, getattr(config, name))
+    positive("max_steps", config.max_steps, allow_none=True)
+    positive("eval_every", config.eval_every, allow_none=True)
+    positive("eval_images", config.eval_images, allow_none=True)
     if config.keep_best and config.eval_every is None:
         raise ConfigError("option keep_best: needs eval_every (the best model is picked by FID)")
-    _positive("data.max_images", data.max_images, allow_none=True)
-    _positive("data.image_size", data.image_size)
-    _positive("data.load_size", data.load_size)
-    _positive("data.demo_size", data.demo_size)
-    _positive("data.demo_images", data.demo_images)
-    _positive("optim.lr", config.optim.lr)
+    positive("data.max_images", data.max_images, allow_none=True)
+    positive("data.image_size", data.image_size)
+    positive("data.load_size", data.load_size)
+    positive("data.demo_size", data.demo_size)
+    positive("data.demo_images", data.demo_images)
+    positive("optim.lr", config.optim.lr)
     if config.epochs < 0 or config.epochs_decay < 0 or config.epochs + config.epochs_decay == 0:
         raise ConfigError("options epochs/epochs_decay: need at least one epoch in total")
     if config.num_workers is not None and config.num_workers < 0:
@@ -409,61 +392,8 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("options data.root and data.dir_a: give a DATA root or --a/--b, not both")
     if (data.dir_a is None) != (data.dir_b is None):
         raise ConfigError("options --a/--b: give both domain folders")
+    check_choice("precision", config.precision, ["fp32", "bf16", "fp16"])
     _check_medical(data)
-    _check_names(config)
-
-
-def check_cyclegan(config: TrainConfig) -> None:
-    """What model cyclegan needs of the config (its registry entry calls this)."""
-    from .losses import GAN_MODES
-    from .models.discriminators import DISCRIMINATORS
-    from .models.generators import GENERATORS
-    from .models.layers import INIT_FUNCTIONS, NORM_LAYERS
-    from .training.schedules import SCHEDULES
-
-    data, cg = config.data, config.cyclegan
-    _check_choice("cyclegan.generator", cg.generator, GENERATORS.names())
-    _check_choice("cyclegan.discriminator", cg.discriminator, DISCRIMINATORS.names())
-    _check_choice("cyclegan.norm", cg.norm, sorted(NORM_LAYERS))
-    _check_choice("cyclegan.init_type", cg.init_type, sorted(INIT_FUNCTIONS))
-    _check_choice("cyclegan.gan_mode", cg.gan_mode, GAN_MODES.names())
-    _check_choice("optim.lr_policy", config.optim.lr_policy, SCHEDULES.names())
-    if cg.lambda_identity > 0 and data.channels_a != data.channels_b:
-        raise ConfigError(
-            "option cyclegan.lambda_identity: the identity loss needs the same number of "
-            f"channels in both domains (channels_a={data.channels_a}, "
-            f"channels_b={data.channels_b}); set cyclegan.lambda_identity=0"
-        )
-    if cg.pool_size < 0:
-        raise ConfigError(f"option cyclegan.pool_size: must be 0 or more, got {cg.pool_size}")
-
-
-def check_munit(config: TrainConfig) -> None:
-    """What model munit needs of the config (its registry entry calls this): known names,
-    positive sizes, and an image_size its generators and discriminators accept."""
-    from .losses import GAN_MODES
-    from .models.layers import INIT_FUNCTIONS
-    from .models.munit import _min_discriminator_size
-
-    mu = config.munit
-    for key in ("dim", "style_dim", "n_res", "mlp_dim", "n_layer_d", "num_scales", "lr_step"):
-        _positive(f"munit.{key}", getattr(mu, key))
-    _positive("munit.lr", mu.lr)
-    if mu.n_downsample < 0:
-        raise ConfigError(f"option munit.n_downsample: must be 0 or more, got {mu.n_downsample}")
-    _check_choice("munit.init", mu.init, sorted(INIT_FUNCTIONS))
-    # No gradient penalty in the MUNIT step.
-    _check_choice("munit.gan_mode", mu.gan_mode, [m for m in GAN_MODES.names() if m != "wgangp"])
-    size, multiple = config.data.image_size, 2**mu.n_downsample
-    smallest = max(
-        16, 2 ** (mu.n_downsample + 1), _min_discriminator_size(mu.n_layer_d, mu.num_scales)
-    )
-    if size % multiple or size < smallest:
-        raise ConfigError(
-            f"option data.image_size: model munit needs a multiple of {multiple} that is at "
-            f"least {smallest} (munit.n_layer_d={mu.n_layer_d}, munit.num_scales="
-            f"{mu.num_scales}), got {size}"
-        )
 
 
 def _check_medical(data: DataConfig) -> None:
@@ -478,20 +408,8 @@ def _check_medical(data: DataConfig) -> None:
         raise ConfigError(str(exc)) from None
 
 
-def _check_choice(option: str, value: str, choices: list[str] | tuple[str, ...]) -> None:
+def check_choice(option: str, value: str, choices: list[str] | tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(
             f"option {option}: unknown value {value!r}; choose one of: " + ", ".join(choices)
         )
-
-
-def _check_names(config: TrainConfig) -> None:
-    """Names that pick parts from a registry must exist there."""
-    # Imported here: config is data and must stay importable without the model code.
-    from .data.transforms import PREPROCESS_MODES
-    from .training.models import MODELS
-
-    _check_choice("model", config.model, MODELS.names())
-    _check_choice("precision", config.precision, ["fp32", "bf16", "fp16"])
-    _check_choice("data.preprocess", config.data.preprocess, PREPROCESS_MODES)
-    MODELS.get(config.model).check_config(config)  # the model's own options

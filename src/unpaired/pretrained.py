@@ -2,16 +2,15 @@
 
 The folder holds only what translation needs: both generators and the settings that rebuild
 them (architecture, channels) and prepare images like training did. ``config.json``'s
-``"model"`` picks the folder's :class:`FolderFormat` from :data:`FORMATS` (``cyclegan`` when
-absent): CycleGAN folders hold ``g_ab`` and ``g_ba``, MUNIT folders ``gen_a`` and ``gen_b``
-(each domain's content encoder, style encoder and decoder).
+``"model"`` names the family (``cyclegan`` when absent, as in the first release); its recipe
+says which networks the folder stores (``Recipe.folder_nets``, safetensors keys
+``<net>.<param>``), which keys rebuild them (``Recipe.architecture``) and how
+(``Recipe.build_generators``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,54 +21,17 @@ from torch import nn
 
 from .errors import UnpairedError
 from .fs import atomic_write
-from .models.cyclegan import CycleGAN, build_cyclegan
-from .models.munit import MUNIT, build_munit
-from .registry import Registry
+from .recipes import RECIPES, Recipe
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-ARCHITECTURE_KEYS = ("channels_a", "channels_b", "generator", "ngf", "norm", "use_dropout")
-MUNIT_ARCHITECTURE_KEYS = (
-    "channels_a",
-    "channels_b",
-    "dim",
-    "style_dim",
-    "n_downsample",
-    "n_res",
-    "mlp_dim",
-)
+#: config.json keys every family's folder has (the channels of both domains).
+CHANNEL_KEYS = ("channels_a", "channels_b")
 
 
-@dataclass(frozen=True)
-class FolderFormat:
-    """One model kind's folder: the networks it stores (safetensors keys ``<net>.<param>``),
-    the config.json keys that rebuild them, and how (``build(config)``, no discriminators)."""
-
-    nets: tuple[str, ...]
-    architecture: tuple[str, ...]
-    build: Callable[[dict[str, Any]], nn.Module]
-
-
-def _build_cyclegan(config: dict[str, Any]) -> CycleGAN:
-    return build_cyclegan(
-        channels_a=config["channels_a"],
-        channels_b=config["channels_b"],
-        generator=config["generator"],
-        ngf=config["ngf"],
-        norm=config["norm"],
-        use_dropout=config["use_dropout"],
-        with_discriminators=False,
-    )
-
-
-def _build_munit(config: dict[str, Any]) -> MUNIT:
-    return build_munit(**{k: config[k] for k in MUNIT_ARCHITECTURE_KEYS}, with_discriminators=False)
-
-
-#: ``config.json``'s ``"model"`` -> its folder format.
-FORMATS: Registry[FolderFormat] = Registry("model")
-FORMATS.register("cyclegan")(FolderFormat(("g_ab", "g_ba"), ARCHITECTURE_KEYS, _build_cyclegan))
-FORMATS.register("munit")(FolderFormat(("gen_a", "gen_b"), MUNIT_ARCHITECTURE_KEYS, _build_munit))
+def architecture_keys(recipe: Recipe) -> tuple[str, ...]:
+    """The ``config.json`` keys that rebuild a family's generators."""
+    return (*CHANNEL_KEYS, *recipe.architecture)
 
 
 class ModelLoadError(UnpairedError):
@@ -79,13 +41,12 @@ class ModelLoadError(UnpairedError):
 def save_pretrained(directory: str | Path, model: nn.Module, info: dict[str, Any]) -> Path:
     """Write the generators of ``model`` and ``info`` into ``directory``, each file atomically.
 
-    ``info["model"]`` names the kind (default ``cyclegan``); ``info`` must hold that kind's
-    architecture keys (:data:`ARCHITECTURE_KEYS` for CycleGAN, :data:`MUNIT_ARCHITECTURE_KEYS`
-    for MUNIT) and may hold preprocessing and provenance."""
+    ``info["model"]`` names the family (default ``cyclegan``); ``info`` must hold its
+    :func:`architecture_keys` and may hold preprocessing and provenance."""
     directory = Path(directory)
     kind = info.get("model", "cyclegan")
-    fmt = FORMATS.get(kind)
-    missing = [k for k in fmt.architecture if k not in info]
+    recipe = RECIPES.get(kind)
+    missing = [k for k in architecture_keys(recipe) if k not in info]
     if missing:
         raise ValueError(f"save_pretrained: info lacks {', '.join(missing)}")
     from . import __version__
@@ -93,7 +54,7 @@ def save_pretrained(directory: str | Path, model: nn.Module, info: dict[str, Any
     config = {"library": "unpaired", "version": __version__, **info, "model": kind}
     tensors = {
         f"{name}.{key}": value.detach().cpu().contiguous()
-        for name in fmt.nets
+        for name in recipe.folder_nets
         for key, value in getattr(model, name).state_dict().items()
     }
     atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(tensors, str(p), {"format": "pt"}))
@@ -114,8 +75,7 @@ def load_pretrained(
     path: str | Path, device: torch.device | str = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Load a model folder (or a run folder containing ``model/``): returns the generators
-    (in eval mode, no discriminators) and the folder's config: a :class:`CycleGAN` with
-    ``g_ab``, ``g_ba``, or a :class:`MUNIT` with ``gen_a``, ``gen_b`` (``"model": "munit"``)."""
+    (in eval mode, no discriminators: the family's ``folder_nets``) and the folder's config."""
     directory = _model_dir(Path(path))
     config_path = directory / CONFIG_NAME
     try:
@@ -123,20 +83,20 @@ def load_pretrained(
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelLoadError(f"{config_path}: not readable JSON ({exc})") from None
     kind = config.get("model", "cyclegan") if isinstance(config, dict) else None
-    if not isinstance(kind, str) or kind not in FORMATS:
-        known = ", ".join(FORMATS.names())
+    if not isinstance(kind, str) or kind not in RECIPES:
+        known = ", ".join(RECIPES.names())
         raise ModelLoadError(f"{config_path}: unknown model {kind!r} (this version knows {known})")
-    fmt = FORMATS.get(kind)
-    missing = [k for k in fmt.architecture if k not in config]
+    recipe = RECIPES.get(kind)
+    missing = [k for k in architecture_keys(recipe) if k not in config]
     if missing:
         raise ModelLoadError(f"{config_path}: missing {', '.join(missing)}")
-    model = fmt.build(config)
+    model = recipe.build_generators(config)
     weights_path = directory / WEIGHTS_NAME
     try:
         tensors = load_file(str(weights_path))
     except (OSError, SafetensorError) as exc:
         raise ModelLoadError(f"{weights_path}: cannot read weights ({exc})") from None
-    for name in fmt.nets:
+    for name in recipe.folder_nets:
         net = getattr(model, name)
         expected = net.state_dict()
         for key, value in expected.items():

@@ -50,3 +50,7 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
+
+    def remove(self, name: str) -> None:
+        """Forget ``name`` (for tests that register a part of their own)."""
+        self._items.pop(name, None)

@@ -1,4 +1,4 @@
-"""``unpaired evaluate``: FID/KID, cycle and demo scores, MUNIT diversity."""
+"""``unpaired evaluate``: FID/KID, cycle and demo scores, diversity of models with styles."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..metrics import EvalError, evaluate, format_table
+    from ..evaluation import evaluate, format_table
+    from ..metrics import EvalError
 
     model, data = args.model, args.data
     if args.identity:

@@ -171,11 +171,13 @@ def _new_config(args: argparse.Namespace) -> cfg.TrainConfig:
             if not path.is_dir():
                 raise cfg.ConfigError(f"{label} {path}: no such folder")
             folders[key] = str(path.resolve())  # so --resume works from any directory
-    layers = [user, {"data": folders}] if folders else [cfg.DEMO_PRESET, user]
-    config = cfg.build_config(*layers)
+    from ..recipes import configure, demo_preset
+
+    layers = [user, {"data": folders}] if folders else [demo_preset(user.get("model")), user]
+    config = configure(*layers)
     if "name" not in user:
         name = _default_name(user, Path(config.runs_dir))
-        config = cfg.build_config(*layers, {"name": name})
+        config = configure(*layers, {"name": name})
     return config
 
 

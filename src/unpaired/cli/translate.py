@@ -1,11 +1,11 @@
-"""``unpaired translate`` (images, volumes, MUNIT styles) and ``unpaired augment``."""
+"""``unpaired translate`` (images, volumes, styles) and ``unpaired augment``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..inference import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..translate.translator import DEFAULT_OVERLAP, DEFAULT_TILE
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -88,28 +88,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="same-size images (or tiles) per batch",
     )
     p.add_argument("--side-by-side", action="store_true", help="write input | output")
-    p.add_argument(
-        "--styles",
-        type=int,
-        metavar="N",
-        help="MUNIT models: N outputs per input, NAME_style0.EXT ..., in N random styles "
-        "(default 1)",
-    )
-    p.add_argument(
-        "--seed", type=int, metavar="S", help="MUNIT models: seed of the random styles (default 0)"
-    )
-    p.add_argument(
-        "--style-image",
-        metavar="IMG",
-        help="MUNIT models: translate into the style of IMG, an image of the target domain",
-    )
+    add_style_options(p)
     add_output_options(p)
     p.set_defaults(func=run)
 
 
+def add_style_options(p: argparse.ArgumentParser) -> None:
+    """--styles, --seed and --style-image (models with a style input, e.g. MUNIT)."""
+    p.add_argument(
+        "--styles",
+        type=int,
+        metavar="N",
+        help="models with styles (MUNIT): N outputs per input, NAME_style0.EXT ..., in N "
+        "random styles (default 1)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="models with styles (MUNIT): seed of the random styles (default 0)",
+    )
+    p.add_argument(
+        "--style-image",
+        metavar="IMG",
+        help="models with styles (MUNIT): translate into the style of IMG, an image of the "
+        "target domain",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..inference import Translator, resolve_device
-    from ..translate_files import TranslateError, plan_jobs, translate_files
+    from ..translate import (
+        TranslateError,
+        Translator,
+        plan_jobs,
+        style_variants,
+        translate_files,
+    )
+    from ..translate.translator import resolve_device
 
     for name, value, low in (
         ("--size", args.size, 1),
@@ -128,37 +143,23 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise TranslateError(f"--device {exc}") from None
     axis = _axis_option(args.axis)
-    jobs = plan_jobs(args.inputs, args.output, overwrite=args.overwrite)
+    plan_jobs(args.inputs, args.output, overwrite=True)  # bad paths fail before loading
     translator = Translator.load(args.model, device, args.tile, args.overlap, args.batch_size)
+    variants = style_variants(translator, args.direction, args.styles, args.seed, args.style_image)
+    jobs = plan_jobs(args.inputs, args.output, args.overwrite, variants)
     progress = {"auto": None, "bar": True, "lines": False}[args.progress]
-    from ..munit_translate import MUNITTranslator, check_style_options, translate_with_styles
-
-    check_style_options(translator, args.styles, args.seed, args.style_image)
-    if isinstance(translator, MUNITTranslator):  # a model with styles
-        if args.side_by_side:
-            raise TranslateError("--side-by-side: not available for MUNIT models yet")
-        report = translate_with_styles(
-            translator,
-            jobs,
-            args.direction,
-            args.styles,
-            args.seed,
-            args.style_image,
-            args.size,
-            args.overwrite,
-        )
-    else:
-        report = translate_files(
-            translator,
-            jobs,
-            direction=args.direction,
-            size=args.size,
-            batch_size=args.batch_size,
-            side_by_side=args.side_by_side,
-            progress=progress,
-            axis=axis,
-            keep_outside=args.keep_outside_window,
-        )
+    report = translate_files(
+        translator,
+        jobs,
+        direction=args.direction,
+        size=args.size,
+        batch_size=args.batch_size,
+        side_by_side=args.side_by_side,
+        progress=progress,
+        axis=axis,
+        keep_outside=args.keep_outside_window,
+        variants=variants,
+    )
     if report.failed:
         print(
             f"error: {len(report.failed)} of {len(jobs)} images could not be translated "
@@ -172,8 +173,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _axis_option(text: str | None) -> str | int | None:
     """``--axis`` as a slicing axis (None: the model's); a bad value is one error line."""
-    from ..medical.windows import parse_axis
-    from ..translate_files import TranslateError
+    from ..intensity import parse_axis
+    from ..translate import TranslateError
 
     if text is None:
         return None
@@ -205,14 +206,15 @@ def add_augment_parser(sub: argparse._SubParsersAction) -> None:
         help="cut volumes along axial | coronal | sagittal | 0 | 1 | 2 (default: the model's)",
     )
     p.add_argument("--batch-size", type=int, default=1, metavar="N", help="slices per batch")
+    add_style_options(p)
     add_output_options(p)
     p.set_defaults(func=run_augment)
 
 
 def run_augment(args: argparse.Namespace) -> int:
-    from ..inference import Translator, resolve_device
-    from ..medical.augment import augment, plan_augment
-    from ..translate_files import TranslateError
+    from ..translate import TranslateError, Translator, style_variants
+    from ..translate.augment import augment, plan_augment
+    from ..translate.translator import resolve_device
 
     if args.batch_size < 1:
         raise TranslateError(f"--batch-size {args.batch_size}: must be at least 1")
@@ -223,6 +225,7 @@ def run_augment(args: argparse.Namespace) -> int:
     axis = _axis_option(args.axis)
     plan_augment(args.images, args.masks, args.output, args.overwrite)  # fail before loading
     translator = Translator.load(args.model, device, batch_size=args.batch_size)
+    variants = style_variants(translator, args.direction, args.styles, args.seed, args.style_image)
     progress = {"auto": None, "bar": True, "lines": False}[args.progress]
     report = augment(
         translator,
@@ -236,6 +239,7 @@ def run_augment(args: argparse.Namespace) -> int:
         progress=progress,
         axis=axis,
         keep_outside=args.keep_outside_window,
+        variants=variants,
     )
     total = len(report.written) + len(report.failed)
     if report.failed:

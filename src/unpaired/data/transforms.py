@@ -11,6 +11,7 @@ by the caller, so that a data loader can be made exactly reproducible and resuma
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "pad_to_multiple",
     "PREPROCESS_MODES",
     "Preprocess",
     "from_unit",
@@ -224,3 +226,25 @@ class Preprocess:
             image = image.flip(-1)
 
         return from_unit(image.clamp(0.0, 1.0))
+
+
+def _padded_length(length: int, multiple: int, minimum: int) -> int:
+    return max(math.ceil(length / multiple) * multiple, minimum)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 0) -> torch.Tensor:
+    """Pad ``(N, C, H, W)`` on the bottom and right so that H and W are multiples of
+    ``multiple`` and at least ``minimum``.
+
+    Reflection padding (the image mirrored at its edge, which is what the generators' own
+    padding does) is used when the image is large enough for it; replication otherwise (an
+    image smaller than the padding, e.g. 3 pixels wide padded to 8). Returns ``x`` unchanged
+    when no padding is needed.
+    """
+    height, width = x.shape[-2:]
+    pad_h = _padded_length(height, multiple, minimum) - height
+    pad_w = _padded_length(width, multiple, minimum) - width
+    if pad_h == 0 and pad_w == 0:
+        return x
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)

@@ -12,7 +12,8 @@ Either way the exported network maps ``(N, C_in, H, W)`` float32 in [-1, 1] to
 ``(N, C_out, H, W)`` in [-1, 1]; H and W must be multiples of the generator's size multiple
 (4 and at least 8 for the ResNet generators; pad first, as :mod:`unpaired.tiling` does).
 The model folder's ``config.json`` and the direction travel inside the file as metadata.
-A MUNIT model's direction takes the style as a second input (see :mod:`.munit`).
+A model with extra inputs (MUNIT's style) takes them after the image, in the order its recipe
+declares them (``image``, ``style`` ...).
 """
 
 from __future__ import annotations
@@ -29,15 +30,17 @@ from torch import nn
 
 from ..errors import UnpairedError
 from ..fs import atomic_write
-from ..inference import Translator, size_rule
-from ..munit_translate import MUNITTranslator
+from ..translate import Translator
 from .onnx import export_onnx
 from .pt2 import export_pt2
 
 __all__ = ["EXPORTERS", "ExportError", "ExportResult", "dynamic_shapes", "export_model"]
 
-#: ``(net, example, path, dims, metadata) -> max abs error of the reloaded file vs PyTorch``.
-Exporter = Callable[[nn.Module, torch.Tensor, Path, dict[int, Any], dict[str, str]], float]
+#: ``(net, example inputs by name, path, dims by name, metadata) -> max abs error of the
+#: reloaded file vs PyTorch``.
+Exporter = Callable[
+    [nn.Module, dict[str, torch.Tensor], Path, dict[str, dict[int, Any]], dict[str, str]], float
+]
 
 #: format name -> exporter.
 EXPORTERS: dict[str, Exporter] = {"onnx": export_onnx, "pt2": export_pt2}
@@ -55,10 +58,10 @@ class ExportResult:
     max_abs_error: float
 
 
-def dynamic_shapes(net: nn.Module) -> tuple[dict[int, Any], torch.Size]:
-    """Dynamic dims ``{0: batch, 2: m * h, 3: m * w}`` for a generator (``m`` its size
-    multiple) and a non-square example size ``(2, H, W)`` that satisfies them."""
-    multiple, minimum = size_rule(net)
+def dynamic_shapes(multiple: int, minimum: int) -> tuple[dict[int, Any], tuple[int, int, int]]:
+    """Dynamic dims ``{0: batch, 2: m * h, 3: m * w}`` of the image input for a network whose
+    H and W are multiples of ``m`` = ``multiple`` (at least ``minimum``), and a non-square
+    example size ``(2, H, W)`` that satisfies them."""
     low = max(1, math.ceil(minimum / multiple))
     dims = {
         0: torch.export.Dim("batch", min=1, max=4096),
@@ -67,7 +70,7 @@ def dynamic_shapes(net: nn.Module) -> tuple[dict[int, Any], torch.Size]:
     }
     height = multiple * max(low, 256 // multiple)
     width = multiple * max(low + 1, 384 // multiple)
-    return dims, torch.Size((2, height, width))
+    return dims, (2, height, width)
 
 
 def export_model(
@@ -77,8 +80,10 @@ def export_model(
     direction: str = "a2b",
     overwrite: bool = False,
 ) -> ExportResult:
-    """Export the ``direction`` generator of the model folder ``model_path`` to ``output``.
+    """Export the ``direction`` network of the model folder ``model_path`` to ``output``.
 
+    The network takes the image and then the model's extra inputs (a MUNIT style
+    ``(N, style_dim, 1, 1)``), each with a dynamic batch; the image also has dynamic H and W.
     The file is written under a temporary name and renamed, so a failed export leaves nothing.
 
     Raises:
@@ -93,24 +98,23 @@ def export_model(
     if output.exists() and not overwrite:
         raise ExportError(f"--output {output}: exists already; pass --overwrite to replace it")
     translator = Translator.load(model_path, "cpu")
-    if isinstance(translator, MUNITTranslator):  # the style is a second input
-        from .munit import export_munit
-
-        errors: list = []
-        atomic_write(
-            output, lambda tmp: errors.append(export_munit(translator, fmt, tmp, direction))
-        )
-        return ExportResult(output, errors[0])
-    net = translator.generator(direction)
+    net = translator.generator(direction).eval()
     c_in, c_out = translator.channels(direction)
-    dims, (batch, height, width) = dynamic_shapes(net)
+    image_dims, (batch, height, width) = dynamic_shapes(
+        *translator.translation.size_rule(direction)
+    )
     generator = torch.Generator().manual_seed(0)
-    example = torch.rand(batch, c_in, height, width, generator=generator) * 2 - 1
+    inputs = {"image": torch.rand(batch, c_in, height, width, generator=generator) * 2 - 1}
+    dims: dict[str, dict[int, Any]] = {"image": image_dims}
+    for name, extra in translator.inputs.items():
+        inputs[name] = extra.example(batch, generator)
+        dims[name] = {0: image_dims[0]}
+    described = ", ".join(f"{k} (N, {', '.join(map(str, t.shape[1:]))})" for k, t in inputs.items())
     metadata = {
         "unpaired.config": json.dumps(translator.config, sort_keys=True),
         "unpaired.direction": direction,
-        "unpaired.io": f"(N, {c_in}, H, W) in [-1, 1] -> (N, {c_out}, H, W) in [-1, 1]",
+        "unpaired.io": f"{described} -> translated (N, {c_out}, H, W); images in [-1, 1]",
     }
-    errors: list = []
-    atomic_write(output, lambda tmp: errors.append(exporter(net, example, tmp, dims, metadata)))
+    errors: list[float] = []
+    atomic_write(output, lambda tmp: errors.append(exporter(net, inputs, tmp, dims, metadata)))
     return ExportResult(output, errors[0])

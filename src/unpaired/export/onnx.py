@@ -55,37 +55,44 @@ def onnx_session(path: str | Path) -> Any:
     return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def run_onnx(session: Any, x: np.ndarray) -> np.ndarray:
-    """Run an exported generator: ``(N, C_in, H, W)`` float32 in [-1, 1] -> ``(N, C_out, H, W)``."""
-    return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)})[0]
+def run_onnx(session: Any, x: np.ndarray, **extras: np.ndarray) -> np.ndarray:
+    """Run an exported direction: ``(N, C_in, H, W)`` float32 in [-1, 1] (and the model's
+    extra inputs by name, e.g. ``style=`` (N, style_dim, 1, 1)) -> ``(N, C_out, H, W)``."""
+    feeds = {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)}
+    feeds |= {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in extras.items()}
+    return session.run([OUTPUT_NAME], feeds)[0]
 
 
 def export_onnx(
     net: nn.Module,
-    example: torch.Tensor,
+    inputs: dict[str, torch.Tensor],
     path: Path,
-    dims: dict[int, Any],
+    dims: dict[str, dict[int, Any]],
     metadata: dict[str, str],
 ) -> float:
-    """Export ``net`` (eval mode) to ONNX at ``path`` with dynamic ``dims`` (the input is named
-    ``image``, the output ``translated``; ``metadata`` becomes the model's metadata_props).
+    """Export ``net`` (eval mode) to ONNX at ``path``. ``inputs`` are the example inputs by
+    name in call order (``image`` first, then the model's extra inputs), ``dims`` their
+    dynamic dimensions; the output is named ``translated``; ``metadata`` becomes the model's
+    metadata_props.
 
-    Returns the max abs difference between onnxruntime and PyTorch on ``example``.
+    Returns the max abs difference between onnxruntime and PyTorch on the example.
     """
     _require()
     net = net.eval()
+    args = tuple(inputs.values())
     with _quiet(), torch.no_grad():
         program = torch.onnx.export(
             net,
-            (example,),
-            input_names=[INPUT_NAME],
+            args,
+            input_names=list(inputs),
             output_names=[OUTPUT_NAME],
-            dynamic_shapes={"x": dims},
+            dynamic_shapes=tuple(dims[k] for k in inputs),
             dynamo=True,
             verbose=False,
         )
         program.model.metadata_props.update(metadata)
         program.save(path, external_data=False)
-        expected = net(example).numpy()
-    got = run_onnx(onnx_session(path), example.numpy())
+        expected = net(*args).numpy()
+    image, *extras = (t.numpy() for t in args)
+    got = run_onnx(onnx_session(path), image, **dict(zip(list(inputs)[1:], extras, strict=True)))
     return float(np.abs(got - expected).max())

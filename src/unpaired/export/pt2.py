@@ -11,19 +11,20 @@ from torch import nn
 
 def export_pt2(
     net: nn.Module,
-    example: torch.Tensor,
+    inputs: dict[str, torch.Tensor],
     path: Path,
-    dims: dict[int, Any],
+    dims: dict[str, dict[int, Any]],
     metadata: dict[str, str],
 ) -> float:
-    """Export ``net`` (eval mode) on ``example`` ``(N, C, H, W)`` with the dynamic ``dims``
-    and save it to ``path``; ``metadata`` goes into the archive's extra files
-    (``<key>.txt``). Returns the max abs difference between the reloaded program and ``net``
-    on ``example``."""
+    """Export ``net`` (eval mode) on the example ``inputs`` (by name, in call order: the
+    image ``(N, C, H, W)`` first) with their dynamic ``dims`` and save it to ``path``;
+    ``metadata`` goes into the archive's extra files (``<key>.txt``). Returns the max abs
+    difference between the reloaded program and ``net`` on the example."""
     net = net.eval()
+    args = tuple(inputs.values())
     with torch.no_grad():
-        program = torch.export.export(net, (example,), dynamic_shapes={"x": dims})
+        program = torch.export.export(net, args, dynamic_shapes=tuple(dims[k] for k in inputs))
         torch.export.save(program, path, extra_files={f"{k}.txt": v for k, v in metadata.items()})
         reloaded = torch.export.load(path).module()
-        error = (reloaded(example) - net(example)).abs().max().item()
+        error = (reloaded(*args) - net(*args)).abs().max().item()
     return float(error)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch import Tensor
 
-from ..convert import match_channels
+from ..data.convert import match_channels
 from .errors import EvalError
 from .eval_data import EvalData, quantize
 from .features import FeatureExtractor

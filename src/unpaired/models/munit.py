@@ -19,7 +19,7 @@ x_{2->1}, x_{1->2}     ``x_ba``, ``x_ab``      G_1(c_2, s_1), G_2(c_1, s_2), s ~
 =====================  ======================  ===============================================
 
 The losses (L^{x_1}_recon, L^{c_1}_recon, L^{s_1}_recon, L^{x_1}_GAN, ...) are pure functions in
-:mod:`unpaired.losses`; one training step is :func:`unpaired.training.munit_step.munit_step`.
+:mod:`unpaired.losses`; one training step is :func:`unpaired.recipes.munit.step.munit_step`.
 
 Sizes: the generator needs image sides that are multiples of ``2**n_downsample`` (4; otherwise
 the decoded image would not have the input's size) and at least 16 (the style encoder's four
@@ -323,7 +323,7 @@ class MultiScaleDiscriminator(nn.Module):
         self.scales = nn.ModuleList(
             self._make_net(in_channels, dim, n_layer) for _ in range(num_scales)
         )
-        self.min_size = _min_discriminator_size(n_layer, num_scales)
+        self.min_size = min_discriminator_size(n_layer, num_scales)
 
     @staticmethod
     def _make_net(in_channels: int, dim: int, n_layer: int) -> nn.Sequential:
@@ -349,7 +349,7 @@ class MultiScaleDiscriminator(nn.Module):
         return outputs
 
 
-def _min_discriminator_size(n_layer: int, num_scales: int) -> int:
+def min_discriminator_size(n_layer: int, num_scales: int) -> int:
     """The smallest side for which every reflection pad of every scale gets >= 2 pixels."""
 
     def fits(size: int) -> bool:

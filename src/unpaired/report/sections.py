@@ -15,7 +15,7 @@ _LOSS_CHARTS: tuple[tuple[str, object], ...] = (
     ("Discriminator losses", lambda k: k == "D" or k.startswith("D_")),
     ("Generator adversarial losses", lambda k: k == "G" or k.startswith("G_")),
     ("Cycle and identity losses", lambda k: k.startswith(("cycle", "idt"))),
-    ("Reconstruction losses (MUNIT)", lambda k: k.startswith("recon")),
+    ("Reconstruction losses", lambda k: k.startswith("recon")),
 )
 
 

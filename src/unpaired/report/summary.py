@@ -58,60 +58,15 @@ def _rows_html(rows: Sequence[tuple[str, str]]) -> str:
     return f'<table class="summary"><tbody>{body}</tbody></table>'
 
 
-def _cyclegan_rows(g: Callable[[str], Any]) -> list[tuple[str, str]]:
-    return [
-        (
-            "Model",
-            f"cyclegan: {g('cyclegan.generator')} (ngf {g('cyclegan.ngf')}), "
-            f"{g('cyclegan.discriminator')} D (ndf {g('cyclegan.ndf')}), {g('cyclegan.norm')} "
-            f"norm, {g('cyclegan.gan_mode')}",
-        ),
-        (
-            "Losses",
-            f"cycle λ {g('cyclegan.lambda_a')} / {g('cyclegan.lambda_b')}, identity "
-            f"{g('cyclegan.lambda_identity')}, pool {g('cyclegan.pool_size')}",
-        ),
-        (
-            "Schedule",
-            f"{g('epochs')} + {g('epochs_decay')} epochs ({g('optim.lr_policy')}), batch "
-            f"{g('batch_size')}, lr {g('optim.lr')}" + _limits(g),
-        ),
-    ]
+def _model_rows(g: Callable[[str], Any]) -> list[tuple[str, str]]:
+    """The family's own rows (its recipe's ``report_rows``), the schedule with the limits."""
+    from ..recipes import RECIPES
 
-
-def _munit_rows(g: Callable[[str], Any]) -> list[tuple[str, str]]:
-    return [
-        (
-            "Model",
-            f"munit: dim {g('munit.dim')}, style {g('munit.style_dim')}, "
-            f"{g('munit.n_res')} residual blocks, MLP {g('munit.mlp_dim')}; "
-            f"{g('munit.num_scales')}-scale D ({g('munit.n_layer_d')} layers), "
-            f"{g('munit.gan_mode')}",
-        ),
-        (
-            "Losses",
-            f"gan {g('munit.gan_w')}, image recon {g('munit.recon_x_w')}, style "
-            f"{g('munit.recon_s_w')}, content {g('munit.recon_c_w')}, cycle "
-            f"{g('munit.recon_x_cyc_w')}",
-        ),
-        (
-            "Schedule",
-            f"{g('epochs')} + {g('epochs_decay')} epochs, batch {g('batch_size')}, lr "
-            f"{g('munit.lr')} x {g('munit.lr_gamma')} every {g('munit.lr_step')} steps"
-            + _limits(g),
-        ),
-    ]
-
-
-# The model-specific rows of the summary, by config.model.
-MODEL_ROWS: dict[str, Callable[[Callable[[str], Any]], list[tuple[str, str]]]] = {
-    "cyclegan": _cyclegan_rows,
-    "munit": _munit_rows,
-}
-
-
-def _model_rows(name: Any) -> Callable[[Callable[[str], Any]], list[tuple[str, str]]]:
-    return MODEL_ROWS.get(name if isinstance(name, str) else "cyclegan", _cyclegan_rows)
+    name = g("model") if isinstance(g("model"), str) else "cyclegan"
+    if name not in RECIPES:
+        return [("Model", str(name))]
+    rows = RECIPES.get(name).report_rows(g)
+    return [(k, v + _limits(g) if k == "Schedule" else v) for k, v in rows]
 
 
 def _limits(g: Callable[[str], Any]) -> str:
@@ -149,7 +104,7 @@ def summary_section(
             f"{g('data.preprocess')}: {g('data.load_size')} → {g('data.image_size')} px, "
             f"channels {g('data.channels_a')} → {g('data.channels_b')}",
         ),
-        *_model_rows(g("model"))(g),
+        *_model_rows(g),
         ("Progress", f"{max(steps):,} steps" if steps else ""),
         ("Duration", _fmt_duration(elapsed) if elapsed is not None else ""),
         ("Device", str(device or g("device") or "") + _processes(records)),

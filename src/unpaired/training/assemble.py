@@ -71,9 +71,9 @@ def build_evaluator(config: cfg.TrainConfig):
     loaded here, so a missing metrics extra fails before anything is written."""
     if config.eval_every is None:
         return None
-    from ..metrics.during_training import TrainingEvaluator
     from ..metrics.eval_data import is_demo_root, load_eval_data
     from ..metrics.features import build_features
+    from .evaluator import TrainingEvaluator
 
     device = resolve_device(config.device)
     extractor = build_features(config.eval_features, device)
@@ -113,12 +113,9 @@ def data_info(config: cfg.TrainConfig) -> dict[str, Any]:
 
 
 def model_info(config: cfg.TrainConfig) -> dict[str, Any]:
-    """What a CycleGAN ``model/config.json`` records: architecture, data, provenance."""
-    cg = config.cyclegan
-    return {
-        "generator": cg.generator,
-        "ngf": cg.ngf,
-        "norm": cg.norm,
-        "use_dropout": cg.use_dropout,
-        **data_info(config),
-    }
+    """What ``model/config.json`` records: the family, its architecture (the recipe's
+    ``model_info``), the data and the run."""
+    from ..recipes import RECIPES
+
+    recipe = RECIPES.get(config.model)
+    return {"model": recipe.name, **recipe.model_info(config), **data_info(config)}

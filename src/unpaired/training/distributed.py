@@ -158,10 +158,3 @@ def wrap(net: nn.Module, device: torch.device, where: Dist) -> nn.Module:
 
     ids = [device.index] if device.type == "cuda" else None
     return DistributedDataParallel(net, device_ids=ids)
-
-
-def bare(net: nn.Module) -> nn.Module:
-    """The module inside a DDP wrapper (the network itself otherwise)."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    return net.module if isinstance(net, DistributedDataParallel) else net

@@ -4,7 +4,7 @@ The run folder ``<runs_dir>/<name>/`` receives ``config.yaml``, ``metrics.jsonl`
 ``samples/step_XXXXXX.png``, ``checkpoints/latest.pt`` (+ ``epoch_XXXX.pt`` every
 ``checkpoint_every`` epochs), ``model/`` (config.json + model.safetensors) and ``report.html``;
 with ``eval_every``, FID/KID records in ``metrics.jsonl`` and ``model_best/`` (see
-:mod:`unpaired.metrics.during_training`).
+:mod:`unpaired.training.evaluator`).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from torch.utils.data import DataLoader
 
 from .. import config as cfg
 from ..pretrained import save_pretrained
+from ..recipes import RECIPES, StepContext, configure
+from ..recipes.schedules import step_scheduler
+from ..recipes.steps import GradScalers, StepOptions
 from ..report import write_report
 from . import distributed
-from .assemble import build_data, build_evaluator, resolve_device
+from .assemble import build_data, build_evaluator, model_info, resolve_device
 from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .models import MODELS, StepContext
-from .schedules import step_scheduler
-from .steps import GradScalers, StepOptions
 from .tracking import (
     JsonlLogger,
     NullLogger,
@@ -101,8 +101,8 @@ def _ignore_sigint(worker_id: int) -> None:  # noqa: ARG001
 class Run:
     """The assembled pieces of one training run and the operations on them.
 
-    What differs between models comes from their registry entry (``self.spec``, see
-    :mod:`unpaired.training.models`). Under torchrun (``where.enabled``) each rank holds the
+    What differs between model families comes from their recipe (``self.spec``, see
+    :mod:`unpaired.recipes`). Under torchrun (``where.enabled``) each rank holds the
     same networks, wrapped in DDP for the step (``self.nets``), its own data shard, image pools
     and RNG streams; rank 0 alone writes the run folder, and checkpoints carry every rank's
     pools and RNG states.
@@ -117,7 +117,7 @@ class Run:
             self.device = distributed.rank_device(resolve_device(config.device), where)
         except ValueError as exc:
             raise cfg.ConfigError(f"option device: {exc}") from None
-        self.spec = spec = MODELS.get(config.model)
+        self.spec = spec = RECIPES.get(config.model)
         if where.enabled:
             spec.check_distributed(config)
         torch.manual_seed(config.seed)
@@ -164,7 +164,7 @@ class Run:
         scalers = GradScalers(
             *(torch.amp.GradScaler(self.device.type) if fp16 else None for _ in range(2))
         )
-        self.context = StepContext(spec.weights(config), options, scalers, self.pools)
+        self.context = StepContext(config.section(spec.name), options, scalers, self.pools)
         self.pos = Position()
         # Running sums stay tensors (float64) until logged, so no step waits for a .item().
         self.log_sums: dict[str, torch.Tensor] = {}
@@ -259,14 +259,14 @@ class Run:
         save_checkpoint(ckpt_dir / "latest.pt", state)
         if epoch_copy:
             save_checkpoint(ckpt_dir / f"epoch_{self.pos.epoch:04d}.pt", state)
-        info = self.spec.model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
+        info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
         save_pretrained(self.run_dir / "model", self.model, info)
 
     def evaluate(self, logger: JsonlLogger, progress: Progress) -> None:
         """FID/KID of the current generators into metrics.jsonl (leaves every RNG as it was)."""
-        from ..metrics.during_training import format_record
+        from .evaluator import format_record
 
-        info = self.spec.model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
+        info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
         record = self.evaluator(self.model, self.pos.step, info)
         logger.log(record)
         progress.write(format_record(record))
@@ -505,4 +505,4 @@ def resume_config(run_dir: Path, overrides: dict[str, Any]) -> tuple[cfg.TrainCo
                 f"option {key}: cannot change when resuming (the run used "
                 f"{cfg.flatten(saved).get(key)!r}); start a new run instead"
             )
-    return cfg.build_config(saved, overrides), state
+    return configure(saved, overrides), state

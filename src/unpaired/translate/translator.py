@@ -1,4 +1,4 @@
-"""Translate images with a trained model: the :class:`Translator`.
+"""Translate images with a trained model of any family: the :class:`Translator`.
 
 ::
 
@@ -7,58 +7,41 @@
     translator = Translator.load("runs/horse2zebra")       # run folder or its model/ folder
     zebra = translator(Image.open("horse.jpg"))            # PIL in -> PIL out, same size
     horse = translator(zebra, direction="b2a")
+    styled = translator(image, style=reference)            # a MUNIT model: style inputs
 
 Every image is translated at its own resolution: reflect-padded to the size the generator
 needs (multiples of 4 for the ResNet generators), translated, cropped back. Images with more
 than ``tile * tile`` pixels are translated in overlapping tiles blended without seams
-(:mod:`unpaired.tiling`), so memory stays bounded for 4000 x 3000 photos.
+(:mod:`.tiling`), so memory stays bounded for 4000 x 3000 photos; extra inputs (a MUNIT
+style) are the same for every tile of an image, so the tiles agree.
+
+What differs between families comes from the family's recipe
+(:attr:`unpaired.recipes.Recipe.translation`): the network of each direction, its size rule,
+and the extra inputs it takes besides the image (``inputs``), passed as keyword arguments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from .convert import ImageLike, to_unit_tensor
-from .data.transforms import from_unit, resize, to_unit
-from .devices import resolve_device
-from .models.cyclegan import CycleGAN
-from .models.generators import ResnetGenerator, UnetGenerator
-from .models.munit import MUNIT
-from .pretrained import load_pretrained
+from ..data.convert import ImageLike, to_unit_tensor
+from ..data.transforms import from_unit, resize, to_unit
+from ..devices import resolve_device
+from ..pretrained import load_pretrained
+from ..recipes import RECIPES, ExtraInput, check_direction
 from .tiling import translate_padded, translate_tiled
 
-__all__ = ["DIRECTIONS", "Direction", "Translator", "resolve_device", "short_side_size"]
+__all__ = ["Direction", "Translator", "resolve_device", "short_side_size"]
 
 Direction = Literal["a2b", "b2a"]
 
-#: direction -> (generator attribute, config key of its input channels, of its output channels).
-DIRECTIONS: dict[str, tuple[str, str, str]] = {
-    "a2b": ("g_ab", "channels_a", "channels_b"),
-    "b2a": ("g_ba", "channels_b", "channels_a"),
-}
-
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
-
-# Generator class -> (H and W must be multiples of this, and at least this). The ResNet's
-# residual blocks reflect-pad by 1 at a quarter of the resolution, so they need 8 pixels.
-_SIZE_RULES: dict[type[nn.Module], Callable[[Any], tuple[int, int]]] = {
-    ResnetGenerator: lambda net: (4, 8),
-    UnetGenerator: lambda net: (2**net.num_downs, 2**net.num_downs),
-}
-
-
-def size_rule(net: nn.Module) -> tuple[int, int]:
-    """``(multiple, minimum)`` for the height and width a generator accepts."""
-    rule = _SIZE_RULES.get(type(net))
-    if rule is None:
-        raise ValueError(f"no size rule for generator class {type(net).__name__}")
-    return rule(net)
 
 
 def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
@@ -71,15 +54,16 @@ def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
 
 
 class Translator:
-    """Both generators of a trained CycleGAN, ready to translate images of any size.
+    """Both directions of a trained model, ready to translate images of any size.
 
-    ``g_ab`` is the paper's G: X -> Y (direction ``"a2b"``), ``g_ba`` is F: Y -> X
-    (``"b2a"``). Generators are in eval mode (dropout off, batch norm on running statistics)
-    and run under :func:`torch.inference_mode`.
+    ``"a2b"`` is the paper's G: X -> Y, ``"b2a"`` is F: Y -> X. Generators are in eval mode
+    (dropout off, batch norm on running statistics) and run under
+    :func:`torch.inference_mode`. A model whose family declares extra inputs (MUNIT: a
+    ``style``) takes them as keyword arguments of every call; see :attr:`inputs`.
 
     Args:
-        model: The CycleGAN bundle (only ``g_ab`` and ``g_ba`` are used).
-        config: The model folder's ``config.json`` (``channels_a``, ``channels_b``, ...).
+        model: The generators bundle of a model folder (:func:`unpaired.load_pretrained`).
+        config: The model folder's ``config.json`` (``model``, ``channels_a``, ...).
         device: Where the generators run.
         tile: Images with more than ``tile * tile`` pixels are translated in tiles of
             ``tile x tile``; 0 never tiles.
@@ -90,8 +74,8 @@ class Translator:
 
     def __init__(
         self,
-        model: CycleGAN,
-        config: dict[str, Any],
+        model: nn.Module,
+        config: Mapping[str, Any],
         device: torch.device | str = "cpu",
         tile: int = DEFAULT_TILE,
         overlap: int = DEFAULT_OVERLAP,
@@ -106,7 +90,9 @@ class Translator:
             raise ValueError(f"option batch_size: must be at least 1, got {batch_size}")
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
-        self.config = config
+        self.config = dict(config)
+        self.recipe = RECIPES.get(self.config.get("model", "cyclegan"))
+        self.translation = self.recipe.translation(self.model, self.config)
         self.tile, self.overlap, self.batch_size = tile, overlap, batch_size
 
     @classmethod
@@ -119,57 +105,53 @@ class Translator:
         batch_size: int = 1,
     ) -> Translator:
         """Load a model folder (``config.json`` + ``model.safetensors``) or a run folder
-        holding ``model/``. A bad folder raises :class:`unpaired.pretrained.ModelLoadError`.
-        A MUNIT folder gives a :class:`~unpaired.munit_translate.MUNITTranslator`."""
+        holding ``model/``. A bad folder raises :class:`unpaired.pretrained.ModelLoadError`."""
         model, config = load_pretrained(path, "cpu")
-        return cls.for_model(model, config, device, tile, overlap, batch_size)
-
-    @classmethod
-    def for_model(
-        cls,
-        model: nn.Module,
-        config: dict[str, Any],
-        device: torch.device | str = "cpu",
-        tile: int = DEFAULT_TILE,
-        overlap: int = DEFAULT_OVERLAP,
-        batch_size: int = 1,
-    ) -> Translator:
-        """The translator for ``model``: this class, or for a MUNIT model a
-        :class:`~unpaired.munit_translate.MUNITTranslator` (which takes a ``style``)."""
-        if isinstance(model, MUNIT) and cls is Translator:
-            from .munit_translate import MUNITTranslator
-
-            return MUNITTranslator(model, config, device, tile, overlap, batch_size)
         return cls(model, config, device, tile, overlap, batch_size)
 
+    @property
+    def inputs(self) -> Mapping[str, ExtraInput]:
+        """The model's extra inputs by name (empty for CycleGAN; ``{"style": ...}`` for
+        MUNIT, whose ``random(count, seed)`` draws styles)."""
+        return self.translation.inputs
+
+    @property
+    def default_metrics(self) -> tuple[str, ...]:
+        """What ``unpaired evaluate`` scores for this model by default."""
+        return self.recipe.default_metrics
+
     def generator(self, direction: str) -> nn.Module:
-        """``g_ab`` for ``"a2b"``, ``g_ba`` for ``"b2a"``."""
-        return getattr(self.model, self._direction(direction)[0])
+        """The network of a direction: ``net(x, *extras)`` (what ``unpaired export`` writes)."""
+        return self.translation.network(direction)
 
     def channels(self, direction: str) -> tuple[int, int]:
         """``(input channels, output channels)`` of a direction."""
-        _, key_in, key_out = self._direction(direction)
-        return int(self.config[key_in]), int(self.config[key_out])
-
-    @staticmethod
-    def _direction(direction: str) -> tuple[str, str, str]:
-        try:
-            return DIRECTIONS[direction]
-        except KeyError:
-            raise ValueError(
-                f"option direction: unknown {direction!r}; use {' or '.join(DIRECTIONS)}"
-            ) from None
+        source, target = check_direction(direction)
+        return int(self.config[f"channels_{source}"]), int(self.config[f"channels_{target}"])
 
     def uses_tiles(self, height: int, width: int) -> bool:
         """Whether an image of ``height x width`` is translated in tiles."""
         return self.tile > 0 and height * width > self.tile * self.tile
 
-    def translate(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
+    def extras(self, n: int, direction: str, values: Mapping[str, Any]) -> list[Tensor]:
+        """The extra input tensors for ``n`` images, in the network's order, from the
+        keyword ``values`` a call received (missing ones take their defaults)."""
+        unknown = sorted(set(values) - set(self.inputs))
+        if unknown:
+            takes = ", ".join(self.inputs) or "no extra inputs"
+            raise ValueError(f"option {unknown[0]}: this {self.recipe.name} model takes {takes}")
+        return [
+            extra.resolve(values.get(name), n, direction, self.device)
+            for name, extra in self.inputs.items()
+        ]
+
+    def translate(self, x: Tensor, direction: str = "a2b", **extras: Any) -> Tensor:
         """The network on a batch at its own size.
 
         Args:
             x: ``(N, C_in, H, W)`` in [-1, 1], any H and W, any device.
             direction: ``"a2b"`` or ``"b2a"``.
+            **extras: the model's extra inputs (:attr:`inputs`), e.g. ``style=`` for MUNIT.
 
         Returns:
             ``(N, C_out, H, W)`` float32 in [-1, 1] on ``x``'s device (made under
@@ -181,17 +163,25 @@ class Translator:
             raise ValueError(
                 f"direction {direction} expects (N, {c_in}, H, W) images, got {tuple(x.shape)}"
             )
-        multiple, minimum = size_rule(net)
+        multiple, minimum = self.translation.size_rule(direction)
         height, width = x.shape[-2:]
+        tensors = self.extras(x.shape[0], direction, extras)
         with torch.inference_mode():
             batch = x.to(self.device, torch.float32)
             if not self.uses_tiles(height, width):
-                y = translate_padded(net, batch, multiple, minimum)
+                y = translate_padded(lambda b: net(b, *tensors), batch, multiple, minimum)
             else:
-                y = torch.cat(
-                    [
+                parts = []
+                for i, image in enumerate(batch):
+                    own = [t[i : i + 1] for t in tensors]  # one value for every tile
+
+                    def run(tiles: Tensor, own: list[Tensor] = own) -> Tensor:
+                        n = tiles.shape[0]
+                        return net(tiles, *(t.expand(n, *t.shape[1:]) for t in own))
+
+                    parts.append(
                         translate_tiled(
-                            net,
+                            run,
                             image[None],
                             c_out,
                             multiple,
@@ -200,22 +190,37 @@ class Translator:
                             self.batch_size,
                             minimum,
                         )
-                        for image in batch
-                    ]
-                )
+                    )
+                y = torch.cat(parts)
         return y.to(x.device)
 
     def translate_unit(
-        self, x: torch.Tensor, direction: str = "a2b", size: int | None = None
-    ) -> torch.Tensor:
+        self, x: Tensor, direction: str = "a2b", size: int | None = None, **extras: Any
+    ) -> Tensor:
         """Like :meth:`translate` for images in [0, 1]: ``(N, C_in, H, W)`` in [0, 1] ->
         ``(N, C_out, H', W')`` in [0, 1]. With ``size``, images are first resized (bicubic,
         antialiased) so that their shorter side is ``size``; otherwise ``H', W' = H, W``."""
         if size is not None:
             x = resize(x, *short_side_size(x.shape[-2], x.shape[-1], size))
-        return to_unit(self.translate(from_unit(x), direction))
+        return to_unit(self.translate(from_unit(x), direction, **extras))
 
-    def __call__(self, image: ImageLike, direction: str = "a2b", size: int | None = None) -> Any:
+    def translate_variants(self, x: Tensor, direction: str, count: int, seed: int = 0) -> Tensor:
+        """``(N, C_in, S, S)`` in [0, 1] -> ``(N, count, C_out, S, S)`` in [0, 1]: each input
+        with the same ``count`` random draws of every extra input (from ``seed``); for the
+        diversity score of a multimodal model. A model without random inputs raises
+        ValueError."""
+        if not self.inputs:
+            raise ValueError(f"a {self.recipe.name} model has no random inputs")
+        draws = {name: extra.random(count, seed) for name, extra in self.inputs.items()}
+        outs = [
+            self.translate_unit(x, direction, **{k: v[i : i + 1] for k, v in draws.items()})
+            for i in range(count)
+        ]
+        return torch.stack(outs, dim=1)
+
+    def __call__(
+        self, image: ImageLike, direction: str = "a2b", size: int | None = None, **extras: Any
+    ) -> Any:
         """Translate one image (or a batch of tensors) and return the same kind of object.
 
         * ``PIL.Image.Image``: any mode; returns ``"L"``, ``"RGB"`` or (16-bit gray in,
@@ -232,8 +237,9 @@ class Translator:
         Gray inputs are repeated to 3 channels and color inputs turned to luma (ITU-R 601)
         when the model wants the other count (NumPy and PIL only). ``size`` resizes so that
         the shorter side is ``size`` (aspect ratio kept) before translating; by default the
-        output has the input's size.
+        output has the input's size. ``extras``: the model's extra inputs (MUNIT: ``style``,
+        None for a random one, a style tensor, or a reference image of the target domain).
         """
         c_in = self.channels(direction)[0]
         x01, restore = to_unit_tensor(image, c_in)
-        return restore(self.translate_unit(x01, direction, size))
+        return restore(self.translate_unit(x01, direction, size, **extras))

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
-from ..inference import Translator
-from ..models.cyclegan import CycleGAN
+from ..data.transforms import from_unit, pad_to_multiple, to_unit
+from ..metrics.core import score
+from ..metrics.eval_data import EvalData
+from ..metrics.features import FeatureExtractor
 from ..pretrained import save_pretrained
-from ..training.checkpoint import rng_state, set_rng_state
-from .core import score
-from .eval_data import EvalData
-from .features import FeatureExtractor
+from ..recipes import RECIPES
+from .checkpoint import rng_state, set_rng_state
 
 __all__ = ["BEST_DIR", "TrainingEvaluator", "format_record"]
 
@@ -71,7 +72,7 @@ class TrainingEvaluator:
                     pass
         return self._best
 
-    def __call__(self, model: CycleGAN, step: int, info: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, model: nn.Module, step: int, info: dict[str, Any]) -> dict[str, Any]:
         """Score ``model`` at ``step``; returns the record to log (``step``, ``fid_a2b``, ...).
 
         ``info`` is what ``model/config.json`` holds (channels, architecture, step).
@@ -80,9 +81,9 @@ class TrainingEvaluator:
         saved_rng = rng_state()
         was_training = model.training
         try:
-            translator = Translator.for_model(model, info, self.device, tile=0)  # eval mode
+            model.eval()
             scores = score(
-                translator.translate_unit,
+                unit_translate(model, info, self.device),
                 self.data,
                 ("a2b", "b2a"),
                 self.metrics,
@@ -112,3 +113,26 @@ def format_record(record: dict[str, Any]) -> str:
     text = " ".join(f"{k} {record[k]:.4g}" for k in keys)
     best = " (best so far: model_best/)" if record.get("best") else ""
     return f"eval step {record['step']}: {text}{best}"
+
+
+def unit_translate(model: nn.Module, info: dict[str, Any], device: torch.device):
+    """The in-memory generators as a translation function of images in [0, 1]: ``(x (N, C_in,
+    S, S) in [0, 1], direction) -> (N, C_out, S, S) in [0, 1]``, padded to the sizes the
+    networks need and cropped back; extra inputs (a style) take their defaults, drawn from
+    their own generators."""
+    translation = RECIPES.get(info.get("model", "cyclegan")).translation(model, info)
+
+    def translate(x: Tensor, direction: str) -> Tensor:
+        net = translation.network(direction)
+        multiple, minimum = translation.size_rule(direction)
+        batch = from_unit(x.to(device, torch.float32))
+        extras = [
+            extra.resolve(None, batch.shape[0], direction, device)
+            for extra in translation.inputs.values()
+        ]
+        height, width = batch.shape[-2:]
+        with torch.inference_mode():
+            y = net(pad_to_multiple(batch, multiple, minimum), *extras)[..., :height, :width]
+        return to_unit(y).to(x.device)
+
+    return translate

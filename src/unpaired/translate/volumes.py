@@ -27,13 +27,14 @@ import torch
 
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
+from ..medical.sources import kind_of
+from ..medical.volume import probe, read_medical, resolve_axis, slice_view, unslice
+from ..medical.windows import Window, model_windows
 from ..progress import CountProgress
-from .sources import kind_of
-from .volume import probe, read_medical, resolve_axis, slice_view, unslice
-from .windows import Window, model_windows
+from .variants import PLAIN, Variant, tagged
 
 if TYPE_CHECKING:
-    from ..inference import Translator
+    from .translator import Translator
 
 __all__ = ["direction_windows", "needs_medical", "translate_medical", "translate_slices"]
 
@@ -67,6 +68,7 @@ def translate_slices(
     batch_size: int = 1,
     on_batch: Any = None,
     keep_outside: bool = False,
+    extras: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Translate ``(n, H, W)`` slices in physical units; returns float32 ``(n, H, W)`` in
     physical units within ``window_out``; with ``keep_outside``, voxels outside ``window_in``
@@ -75,6 +77,7 @@ def translate_slices(
     Each batch: window -> [0, 1] (clipped), repeated to 3 channels for an RGB model,
     :meth:`~unpaired.inference.Translator.translate_unit`, luma of a 3-channel output, then
     the output window's inverse. ``on_batch(k)`` is called after each batch of ``k`` slices.
+    ``extras``: the model's extra inputs (a style), the same for every slice.
     """
     c_in, c_out = translator.channels(direction)
     out = np.empty(slices.shape, np.float32)
@@ -82,7 +85,7 @@ def translate_slices(
         chunk = slices[start : start + batch_size]
         x = torch.from_numpy(window_in.to_unit(chunk))[:, None]
         x = x.expand(-1, c_in, -1, -1).contiguous()
-        y = translator.translate_unit(x, direction).float().cpu()
+        y = translator.translate_unit(x, direction, **(extras or {})).float().cpu()
         if c_out == 3:
             r, g, b = _LUMA
             y = r * y[:, 0:1] + g * y[:, 1:2] + b * y[:, 2:3]
@@ -105,6 +108,7 @@ def translate_medical(
     progress: bool | None = None,
     axis: str | int | None = None,
     keep_outside: bool = False,
+    variants: Sequence[Variant] = PLAIN,
 ) -> None:
     """Translate ``jobs`` (``.source`` -> ``.output``) as in the module docstring, adding each
     written output to ``report.written`` and each ``(source, reason)`` failure to
@@ -128,7 +132,8 @@ def translate_medical(
             continue
         count = 1 if array_axis == -1 else info.shape[array_axis]
         planned.append((job, array_axis, count))
-    bar = CountProgress(sum(n for _, _, n in planned), progress, "slice", "slices")
+    count_all = sum(n for _, _, n in planned) * len(variants)
+    bar = CountProgress(count_all, progress, "slice", "slices")
 
     def fail(job: Any, reason: str) -> None:
         report.failed.append((job.source, reason))
@@ -144,25 +149,28 @@ def translate_medical(
                 raise
             except (ImageReadError, DataError, OSError) as exc:
                 fail(job, str(exc))
-                bar.update(count)
+                bar.update(count * len(variants))
                 continue
             slices = slice_view(image.values, array_axis)
             own = image.default_window()
-            values = translate_slices(
-                translator,
-                slices,
-                window_in or own,
-                window_out or own,
-                direction,
-                batch_size,
-                bar.update,
-                keep_outside and window_in is not None,
-            )
-            try:
-                image.write(unslice(values, array_axis), job.output)
-            except (OSError, ValueError) as exc:
-                fail(job, f"cannot write '{job.output}': {exc}")
-                continue
-            report.written.append(job.output)
+            for variant in variants:
+                values = translate_slices(
+                    translator,
+                    slices,
+                    window_in or own,
+                    window_out or own,
+                    direction,
+                    batch_size,
+                    bar.update,
+                    keep_outside and window_in is not None,
+                    variant.extras,
+                )
+                output = tagged(job.output, variant.tag)
+                try:
+                    image.write(unslice(values, array_axis), output)
+                except (OSError, ValueError) as exc:
+                    fail(job, f"cannot write '{output}': {exc}")
+                    continue
+                report.written.append(output)
     finally:
         bar.close()

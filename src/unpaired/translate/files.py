@@ -15,7 +15,7 @@ Two steps, so that every check happens before anything is written:
 
 Medical inputs (NIfTI files, DICOM series folders, ``.npy`` arrays) are planned the same way
 (a series folder is one input, written to a folder of the same relative name) and translated
-slice by slice by :mod:`unpaired.medical.translate`.
+slice by slice by :mod:`unpaired.translate.volumes`.
 """
 
 from __future__ import annotations
@@ -29,29 +29,25 @@ from pathlib import Path
 
 import torch
 
-from .data.images import (
+from ..data.images import (
     ImageReadError,
     image_size,
     is_16bit,
     read_image,
     write_image,
 )
-from .data.transforms import resize
-from .errors import UnpairedError
-from .fs import atomic_write, is_within
-from .inference import Translator, short_side_size
-from .medical.sources import SOURCE_SUFFIXES, full_suffix, list_sources
-from .medical.translate import needs_medical, translate_medical
-from .progress import CountProgress
+from ..data.transforms import resize
+from ..fs import atomic_write, is_within
+from ..medical.sources import SOURCE_SUFFIXES, full_suffix, list_sources
+from ..progress import CountProgress
+from .translator import Translator, short_side_size
+from .variants import PLAIN, TranslateError, Variant, tagged
+from .volumes import needs_medical, translate_medical
 
 __all__ = ["Job", "TranslateError", "TranslateReport", "plan_jobs", "translate_files"]
 
 _SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
 _GLOB_CHARS = frozenset("*?[")
-
-
-class TranslateError(UnpairedError):
-    """A translate option or path that cannot work; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +116,14 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], Path | None]:
     return pairs, folder
 
 
-def plan_jobs(inputs: Sequence[str], output_dir: str | Path, overwrite: bool = False) -> list[Job]:
-    """Expand ``inputs`` (files, folders, glob patterns) into jobs writing under ``output_dir``.
+def plan_jobs(
+    inputs: Sequence[str],
+    output_dir: str | Path,
+    overwrite: bool = False,
+    variants: Sequence[Variant] = PLAIN,
+) -> list[Job]:
+    """Expand ``inputs`` (files, folders, glob patterns) into jobs writing under ``output_dir``
+    (each job's outputs: one per variant, :func:`~.variants.tagged`).
 
     Raises:
         TranslateError: an input does not exist or matches nothing; the output folder is an
@@ -158,13 +160,14 @@ def plan_jobs(inputs: Sequence[str], output_dir: str | Path, overwrite: bool = F
             jobs.append(job)
     if not jobs:
         raise TranslateError(f"--input {' '.join(inputs)}: no image files found")
-    for job in jobs:
-        if os.path.realpath(job.output) in sources:
+    outputs = [tagged(job.output, v.tag) for job in jobs for v in variants]
+    for output in outputs:
+        if os.path.realpath(output) in sources:
             raise TranslateError(
-                f"--output {output_dir}: {job.output} would write over the input file "
-                f"{job.output}; choose another output folder"
+                f"--output {output_dir}: {output} would write over the input file "
+                f"{output}; choose another output folder"
             )
-    existing = [job.output for job in jobs if job.output.exists()]
+    existing = [output for output in outputs if output.exists()]
     if existing and not overwrite:
         raise TranslateError(
             f"--output {output_dir}: {len(existing)} output file(s) exist already (first: "
@@ -213,12 +216,13 @@ def translate_files(
     progress: bool | None = None,
     axis: str | int | None = None,
     keep_outside: bool = False,
+    variants: Sequence[Variant] = PLAIN,
 ) -> TranslateReport:
     """Translate every job's image and write it (see the module docstring).
 
     Medical inputs (NIfTI, DICOM series, ``.npy``, and 2-D images when the model records an
     intensity window) are translated slice by slice along ``axis`` (default: the model's) and
-    written in their own format: see :mod:`unpaired.medical.translate`; they keep their size,
+    written in their own format: see :mod:`unpaired.translate.volumes`; they keep their size,
     so ``size`` and ``side_by_side`` are refused for them. ``keep_outside``: their voxels
     outside the model's input window keep their values.
 
@@ -228,8 +232,9 @@ def translate_files(
     outputs when what is written has one channel; otherwise 8 bits (and one warning).
     ``side_by_side`` writes input | output (gray repeated to 3 channels when the other is
     color).
-    Failures are printed as ``error:`` lines and listed in the report; nothing raises for one
-    bad file.
+    Each job is written once per variant (``variants``: the extra inputs, e.g. styles, and
+    the tag its output name gets). Failures are printed as ``error:`` lines and listed in the
+    report; nothing raises for one bad file.
     """
     c_in, c_out = translator.channels(direction)
     written_channels = max(c_in, c_out) if side_by_side else c_out
@@ -244,16 +249,24 @@ def translate_files(
     if medical:
         # First, so that a missing extra stops the command before anything is written.
         translate_medical(
-            translator, medical, report, direction, batch_size, progress, axis, keep_outside
+            translator,
+            medical,
+            report,
+            direction,
+            batch_size,
+            progress,
+            axis,
+            keep_outside,
+            variants,
         )
         chosen = {id(job) for job in medical}
         jobs = [job for job in jobs if id(job) not in chosen]
-    bar = CountProgress(len(jobs), progress if jobs else False)
+    bar = CountProgress(len(jobs) * len(variants), progress if jobs else False)
 
-    def fail(job: Job, reason: str) -> None:
+    def fail(job: Job, reason: str, outputs: int = len(variants)) -> None:
         report.failed.append((job.source, reason))
         bar.write(f"error: {reason}")
-        bar.update(1)
+        bar.update(outputs)
 
     items: list[_Item] = []
     warned_bits = False
@@ -295,16 +308,18 @@ def translate_files(
                 x = torch.stack([image for _, image in group])
                 if size is not None:
                     x = resize(x, *short_side_size(x.shape[-2], x.shape[-1], size))
-                y = translator.translate_unit(x, direction)
-                for (item, _), xi, yi in zip(group, x, y, strict=True):
-                    result = _side_by_side(xi, yi) if side_by_side else yi
-                    try:
-                        _write_atomic(result, item.job.output, item.bits)
-                    except OSError as exc:
-                        fail(item.job, f"cannot write '{item.job.output}': {exc}")
-                        continue
-                    report.written.append(item.job.output)
-                    bar.update(1)
+                for variant in variants:
+                    y = translator.translate_unit(x, direction, **variant.extras)
+                    for (item, _), xi, yi in zip(group, x, y, strict=True):
+                        result = _side_by_side(xi, yi) if side_by_side else yi
+                        output = tagged(item.job.output, variant.tag)
+                        try:
+                            _write_atomic(result, output, item.bits)
+                        except OSError as exc:
+                            fail(item.job, f"cannot write '{output}': {exc}", 1)
+                            continue
+                        report.written.append(output)
+                        bar.update(1)
     finally:
         bar.close()
     return report

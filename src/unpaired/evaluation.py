@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data.images import image_size, list_images
-from ..medical.windows import model_windows
-from .core import DIRECTION_DOMAINS, TranslateFn, check_metrics, identity_translate, score
-from .errors import EvalError
-from .eval_data import EvalData, is_demo_root, load_eval_data
-from .features import INCEPTION_SIZE, FeatureExtractor, build_features
-from .scores import DEFAULT_METRICS, METRICS
+from .data.images import image_size, list_images
+from .medical.windows import model_windows
+from .metrics.core import DIRECTION_DOMAINS, TranslateFn, check_metrics, identity_translate, score
+from .metrics.errors import EvalError
+from .metrics.eval_data import EvalData, is_demo_root, load_eval_data
+from .metrics.features import INCEPTION_SIZE, FeatureExtractor, build_features
+from .metrics.scores import DEFAULT_METRICS, METRICS
 
 __all__ = ["EvalResult", "evaluate", "format_table"]
 
@@ -61,8 +61,8 @@ def _data_dirs(data: Path | None, run_dir: Path | None) -> tuple[Path, Path, Pat
         return data / "testA", data / "testB", data if is_demo_root(data) else None, ""
     if run_dir is None:
         raise EvalError("DATA: give a folder with testA/ and testB/ (MODEL is not a run folder)")
-    from .. import config as cfg
-    from ..data.layout import resolve_data_dirs
+    from . import config as cfg
+    from .data.layout import resolve_data_dirs
 
     try:
         saved = cfg.load_yaml(run_dir / "config.yaml")
@@ -95,7 +95,7 @@ def _json_path(run_dir: Path, step: Any) -> Path:
 
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
-    from ..fs import atomic_write
+    from .fs import atomic_write
 
     text = json.dumps(record, indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,8 +122,9 @@ def evaluate(
     ``demo`` on the demo data. ``features`` is a registered feature network, a TorchScript
     file or an extractor object. Raises :class:`EvalError` for user mistakes.
     """
-    from ..inference import Translator, resolve_device
-    from ..pretrained import ModelLoadError
+    from .pretrained import ModelLoadError
+    from .translate import Translator
+    from .translate.translator import resolve_device
 
     start = time.perf_counter()
     limits = {"--num-images": (num_images, 2), "--size": (size, 8), "--batch-size": (batch_size, 1)}
@@ -141,7 +142,7 @@ def evaluate(
         raise EvalError(f"--device {exc}") from None
 
     run_dir, info_model, step = None, {}, None
-    defaults, stylize = DEFAULT_METRICS, None  # a model with styles brings its own (MUNIT)
+    defaults, stylize = DEFAULT_METRICS, None  # a model brings its own (its recipe says)
     windows: tuple[Any, Any] = (None, None)
     axis: Any = "axial"
     if model is not None:
@@ -158,8 +159,8 @@ def evaluate(
             raise EvalError(f"{model_dir / 'config.json'}: {exc}") from None
         windows = (recorded["a"], recorded["b"])
         translate: TranslateFn = translator.translate_unit
-        defaults = getattr(translator, "default_metrics", DEFAULT_METRICS)
-        stylize = getattr(translator, "translate_styles", None)
+        defaults = translator.default_metrics
+        stylize = translator.translate_variants if translator.inputs else None
         channels = (int(info_model["channels_a"]), int(info_model["channels_b"]))
     else:
         channels = (3, 3)

@@ -3,7 +3,7 @@
 One Adam over both generators (E^c_1, E^s_1, G_1, E^c_2, E^s_2, G_2 with their MLPs) and one
 over both discriminators (D_1, D_2): lr 1e-4, betas (0.5, 0.999), L2 weight decay 1e-4. Each has
 a StepLR that multiplies the rate by ``lr_gamma`` every ``lr_step`` iterations; step both
-schedulers once per training iteration, after :func:`~unpaired.training.munit_step.munit_step`.
+schedulers once per training iteration, after :func:`~.step.munit_step`.
 (The reference trainer steps them at the start of each iteration instead, so its decays land one
 iteration earlier.)
 """
@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 from torch.optim import Adam, lr_scheduler
 
-from ..config import MUNITConfig
-from ..models.munit import MUNIT
+from ...models.munit import MUNIT
+from .options import MUNITConfig
 
 
 class MUNITOptimizers(NamedTuple):

@@ -22,34 +22,13 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
+
+from ..data.transforms import pad_to_multiple
 
 __all__ = ["pad_to_multiple", "tile_starts", "blend_window", "translate_padded", "translate_tiled"]
 
 #: ``(N, C_in, H, W)`` in [-1, 1] -> ``(N, C_out, H, W)`` in [-1, 1], H and W valid sizes.
 Network = Callable[[torch.Tensor], torch.Tensor]
-
-
-def _padded_length(length: int, multiple: int, minimum: int) -> int:
-    return max(math.ceil(length / multiple) * multiple, minimum)
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 0) -> torch.Tensor:
-    """Pad ``(N, C, H, W)`` on the bottom and right so that H and W are multiples of
-    ``multiple`` and at least ``minimum``.
-
-    Reflection padding (the image mirrored at its edge, which is what the generators' own
-    padding does) is used when the image is large enough for it; replication otherwise (an
-    image smaller than the padding, e.g. 3 pixels wide padded to 8). Returns ``x`` unchanged
-    when no padding is needed.
-    """
-    height, width = x.shape[-2:]
-    pad_h = _padded_length(height, multiple, minimum) - height
-    pad_w = _padded_length(width, multiple, minimum) - width
-    if pad_h == 0 and pad_w == 0:
-        return x
-    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
 def translate_padded(

@@ -1,100 +1,31 @@
-"""One explicit optimisation step per model: update G, then D, return the losses.
+"""One explicit CycleGAN optimisation step: update G and F, then D_X and D_Y; return the losses.
 
-A step takes (model, optimizers, batch, ...) and returns ``dict[str, Tensor]`` of detached
-0-dim losses; the loop averages them over its logging interval and converts to floats only
-when it logs, so a GPU never waits for a per-step ``.item()``.
+The loss weights are read from :class:`~.options.CycleGANConfig` directly (``lambda_a``,
+``lambda_b``, ``lambda_identity``, ``gan_mode``, ``lambda_gp``).
 """
 
 from __future__ import annotations
-
-import contextlib
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from .. import losses
-from ..image_pool import ImagePool
-from ..models.cyclegan import CycleGAN
-from .distributed import bare
+from ... import losses
+from ...image_pool import ImagePool
+from ...models.cyclegan import CycleGAN
+from ..steps import (
+    GradScalers,
+    StepOptions,
+    autocast,
+    backward,
+    bare,
+    no_sync,
+    optimizer_step,
+    set_requires_grad,
+)
+from .options import CycleGANConfig
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass(frozen=True)
-class CycleGANWeights:
-    """Loss settings of one CycleGAN step (the paper's lambdas and the adversarial mode)."""
-
-    gan_mode: str = "lsgan"
-    lambda_a: float = 10.0
-    lambda_b: float = 10.0
-    lambda_identity: float = 0.5
-    lambda_gp: float = 10.0
-
-
-@dataclass(frozen=True)
-class StepOptions:
-    """How a step runs, not what it computes.
-
-    ``fused``: run each network once on a concatenated batch where the math allows it, e.g.
-    G on [a; b] gives G(a) and the identity image G(b) together: 3 generator calls instead of 6
-    and 1 discriminator call per D loss instead of 2. Only valid with per-sample normalisation
-    (instance or none), where it gives the same results up to float rounding.
-    ``precision``: fp32, or autocast in bf16 / fp16 (fp16 needs ``scalers``).
-    """
-
-    fused: bool = False
-    precision: str = "fp32"
-    channels_last: bool = False
-
-
-@dataclass
-class GradScalers:
-    """One gradient scaler per optimizer, for fp16 (None entries mean no scaling)."""
-
-    g: torch.amp.GradScaler | None = None
-    d: torch.amp.GradScaler | None = None
-
-
-def _set_requires_grad(nets: list[torch.nn.Module], flag: bool) -> None:
-    for net in nets:
-        for p in net.parameters():
-            p.requires_grad_(flag)
-
-
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    dtype = PRECISIONS[precision]
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _backward(loss: Tensor, scaler: torch.amp.GradScaler | None) -> None:
-    (loss if scaler is None else scaler.scale(loss)).backward()
-
-
-def _optimizer_step(opt: Optimizer, scaler: torch.amp.GradScaler | None) -> None:
-    if scaler is None:
-        opt.step()
-    else:
-        scaler.step(opt)
-        scaler.update()
-
-
-def _backward_step(loss: Tensor, opt: Optimizer, scaler: torch.amp.GradScaler | None) -> None:
-    _backward(loss, scaler)
-    _optimizer_step(opt, scaler)
-
-
-def _no_sync(*nets: torch.nn.Module) -> contextlib.ExitStack:
-    """DDP's ``no_sync`` for every wrapped net: gradients accumulate locally until the next
-    backward outside it (a no-op for plain networks)."""
-    stack = contextlib.ExitStack()
-    for net in nets:
-        if hasattr(net, "no_sync"):
-            stack.enter_context(net.no_sync())
-    return stack
+__all__ = ["cyclegan_step", "generate_direction", "generate_fused"]
 
 
 def generate_fused(model: CycleGAN, real_a: Tensor, real_b: Tensor, identity: bool) -> dict:
@@ -139,7 +70,7 @@ def _generator_terms(
     real_a: Tensor,
     real_b: Tensor,
     judges: dict[str, torch.nn.Module],
-    weights: CycleGANWeights,
+    weights: CycleGANConfig,
 ) -> dict[str, Tensor]:
     """The generator loss terms whose images ``gen`` holds (one direction or both):
     G_A = L_GAN(D_Y(G(a))), cycle_A = lambda_A ||F(G(a)) - a||_1, idt_A = lambda_B lambda_idt
@@ -177,7 +108,7 @@ def cyclegan_step(
     batch: dict[str, Tensor],
     pool_a: ImagePool,
     pool_b: ImagePool,
-    weights: CycleGANWeights,
+    weights: CycleGANConfig,
     options: StepOptions = StepOptions(),  # noqa: B008 - frozen dataclass, safe default
     scalers: GradScalers | None = None,
 ) -> dict[str, Tensor]:
@@ -196,48 +127,48 @@ def cyclegan_step(
     d_a, d_b = model.d_a, model.d_b
     assert d_a is not None and d_b is not None, "training needs the discriminators"
     scalers = scalers or GradScalers()
-    autocast = _autocast(real_a.device, options.precision)
+    autocast_ = autocast(real_a.device, options.precision)
     identity = weights.lambda_identity > 0
 
     # --- generators -------------------------------------------------------------------------
     # Here the discriminators are fixed functions: call them bare, so that DDP (when they are
     # wrapped) does not wait for parameter gradients this backward never produces.
     judges = {"a": bare(d_a), "b": bare(d_b)}
-    _set_requires_grad([d_a, d_b], False)
+    set_requires_grad([d_a, d_b], False)
     opt_g.zero_grad(set_to_none=True)
     if fused and real_a.shape == real_b.shape:
-        with autocast:
+        with autocast_:
             gen = generate_fused(model, real_a, real_b, identity)
             terms = _generator_terms(gen, real_a, real_b, judges, weights)
-        _backward(sum(terms.values()), scalers.g)
+        backward(sum(terms.values()), scalers.g)
     else:
         # One direction at a time: A -> B -> A is built, back-propagated and freed before
         # B -> A -> B is built. The gradients are the same sums, but only half of the
         # activations are alive at once. Under DDP the first half accumulates locally.
-        with _no_sync(model.g_ab, model.g_ba):
-            with autocast:
+        with no_sync(model.g_ab, model.g_ba):
+            with autocast_:
                 gen = generate_direction(model.g_ab, model.g_ba, real_a, real_b, identity, "a")
                 terms = _generator_terms(gen, real_a, real_b, judges, weights)
-            _backward(sum(terms.values()), scalers.g)
-        with autocast:
+            backward(sum(terms.values()), scalers.g)
+        with autocast_:
             gen_b = generate_direction(model.g_ba, model.g_ab, real_b, real_a, identity, "b")
             terms_b = _generator_terms(gen_b, real_a, real_b, judges, weights)
-        _backward(sum(terms_b.values()), scalers.g)
+        backward(sum(terms_b.values()), scalers.g)
         gen.update(gen_b)
         terms.update(terms_b)
-    _optimizer_step(opt_g, scalers.g)
+    optimizer_step(opt_g, scalers.g)
     zero = real_a.new_zeros((), dtype=torch.float32)
     loss_idt_a, loss_idt_b = terms.get("idt_A", zero), terms.get("idt_B", zero)
     loss_g_a, loss_g_b = terms["G_A"], terms["G_B"]
     loss_cycle_a, loss_cycle_b = terms["cycle_A"], terms["cycle_B"]
 
     # --- discriminators ---------------------------------------------------------------------
-    _set_requires_grad([d_a, d_b], True)
+    set_requires_grad([d_a, d_b], True)
     opt_d.zero_grad(set_to_none=True)
     # The pools keep fp32 images whatever the compute precision.
     pooled_b = pool_b.query(gen["fake_b"].float())
     pooled_a = pool_a.query(gen["fake_a"].float())
-    with autocast:
+    with autocast_:
         real_pred_b, fake_pred_b = _score_pair(d_b, real_b, pooled_b, fused)
         real_pred_a, fake_pred_a = _score_pair(d_a, real_a, pooled_a, fused)
         loss_d_a = losses.discriminator_loss(real_pred_b.float(), fake_pred_b.float(), mode)
@@ -245,8 +176,8 @@ def cyclegan_step(
         if mode == "wgangp":
             loss_d_a = loss_d_a + losses.gradient_penalty(d_b, real_b, pooled_b, weights.lambda_gp)
             loss_d_b = loss_d_b + losses.gradient_penalty(d_a, real_a, pooled_a, weights.lambda_gp)
-    _backward(loss_d_a + loss_d_b, scalers.d)
-    _optimizer_step(opt_d, scalers.d)
+    backward(loss_d_a + loss_d_b, scalers.d)
+    optimizer_step(opt_d, scalers.d)
 
     out = {
         "D_A": loss_d_a,  # judge of G_A (d_b)

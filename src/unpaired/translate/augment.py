@@ -11,6 +11,8 @@ line per translated image::
      "axis": "axial"}
 
 (``output`` and ``mask`` relative to ``OUTPUT``; ``source`` and ``mask_source`` absolute).
+A model with styles (MUNIT) writes one image per style asked for, ``NAME_styleK``, each with
+its own copy of the mask under the same tagged name and a ``"variant"`` in its line.
 
 A mask belongs to an image when it has the same relative folder and the same stem (the name
 without ``.nii.gz`` / ``.png`` / ...; a DICOM series folder's stem is its name), with any
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +35,11 @@ from typing import Any
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
 from ..fs import atomic_folder, atomic_write, is_within
-from ..translate_files import Job, TranslateError, translate_files
-from .sources import list_sources, source_stem
-from .volume import probe
-from .windows import model_windows
+from ..medical.sources import list_sources, source_stem
+from ..medical.volume import probe
+from ..medical.windows import model_windows
+from .files import Job, translate_files
+from .variants import PLAIN, TranslateError, Variant, tagged
 
 __all__ = ["AugmentPair", "AugmentReport", "augment", "plan_augment"]
 
@@ -94,7 +98,11 @@ def _sources(folder: Path, option: str) -> list[Path]:
 
 
 def plan_augment(
-    images: str | Path, masks: str | Path, output: str | Path, overwrite: bool = False
+    images: str | Path,
+    masks: str | Path,
+    output: str | Path,
+    overwrite: bool = False,
+    variants: Sequence[Variant] = PLAIN,
 ) -> list[AugmentPair]:
     """Match images with masks and check sizes and outputs (see the module docstring).
 
@@ -152,7 +160,12 @@ def plan_augment(
             )
         )
     if not overwrite:
-        outputs = [p for pair in pairs for p in (pair.image_output, pair.mask_output)]
+        outputs = [
+            tagged(p, v.tag)
+            for pair in pairs
+            for p in (pair.image_output, pair.mask_output)
+            for v in variants
+        ]
         existing = [p for p in [*outputs, output / MANIFEST_NAME] if p.exists()]
         if existing:
             raise TranslateError(
@@ -182,6 +195,7 @@ def augment(
     progress: bool | None = None,
     axis: str | int | None = None,
     keep_outside: bool = False,
+    variants: Sequence[Variant] = PLAIN,
 ) -> AugmentReport:
     """Translate the labelled set ``images`` / ``masks`` into ``output`` (module docstring).
 
@@ -191,7 +205,7 @@ def augment(
     voxels outside the model's input window keep their values (see ``translate_slices``).
     """
     output = Path(output)
-    pairs = plan_augment(images, masks, output, overwrite)
+    pairs = plan_augment(images, masks, output, overwrite, variants)
     jobs = [Job(pair.image, pair.image_output) for pair in pairs]
     result = translate_files(
         translator,
@@ -201,29 +215,34 @@ def augment(
         progress=progress,
         axis=axis,
         keep_outside=keep_outside,
+        variants=variants,
     )
     written = {os.path.realpath(p) for p in result.written}
     report = AugmentReport(failed=list(result.failed))
     windows, model_axis = model_windows(translator.config)
     records = []
     for pair in pairs:
-        if os.path.realpath(pair.image_output) not in written:
-            continue
-        _copy(pair.mask, pair.mask_output)
-        report.written.append(pair)
-        records.append(
-            {
+        for variant in variants:
+            image_output = tagged(pair.image_output, variant.tag)
+            if os.path.realpath(image_output) not in written:
+                continue
+            mask_output = tagged(pair.mask_output, variant.tag)
+            _copy(pair.mask, mask_output)
+            report.written.append(pair)
+            record = {
                 "source": str(pair.image.resolve()),
-                "output": pair.image_output.relative_to(output).as_posix(),
+                "output": image_output.relative_to(output).as_posix(),
                 "mask_source": str(pair.mask.resolve()),
-                "mask": pair.mask_output.relative_to(output).as_posix(),
+                "mask": mask_output.relative_to(output).as_posix(),
                 "model": str(Path(model).resolve()),
                 "direction": direction,
                 "windows": {d: w.as_list() if w else None for d, w in windows.items()},
                 "axis": model_axis if axis is None else axis,
                 "keep_outside_window": keep_outside,
             }
-        )
+            if variant.tag:
+                record["variant"] = variant.tag.lstrip("_")
+            records.append(record)
 
     text = "".join(json.dumps(record) + "\n" for record in records)
     manifest = output / MANIFEST_NAME

@@ -16,41 +16,16 @@ weighted sum that was minimised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from .. import losses
-from ..config import MUNITConfig
-from ..models.munit import MUNIT, MultiScaleDiscriminator, MUNITGenerator
-from .distributed import bare
-from .steps import GradScalers, StepOptions, _autocast, _backward_step, _set_requires_grad
+from ... import losses
+from ...models.munit import MUNIT, MultiScaleDiscriminator, MUNITGenerator
+from ..steps import GradScalers, StepOptions, autocast, backward_step, bare, set_requires_grad
+from .options import MUNITConfig
 
-
-@dataclass(frozen=True)
-class MUNITWeights:
-    """Loss settings of one MUNIT step: the adversarial mode and the paper's lambdas."""
-
-    gan_mode: str = "lsgan"
-    gan_w: float = 1.0
-    recon_x_w: float = 10.0
-    recon_s_w: float = 1.0
-    recon_c_w: float = 1.0
-    recon_x_cyc_w: float = 0.0
-
-    @classmethod
-    def from_config(cls, config: MUNITConfig) -> MUNITWeights:
-        """The weights a :class:`~unpaired.config.MUNITConfig` names."""
-        return cls(
-            gan_mode=config.gan_mode,
-            gan_w=config.gan_w,
-            recon_x_w=config.recon_x_w,
-            recon_s_w=config.recon_s_w,
-            recon_c_w=config.recon_c_w,
-            recon_x_cyc_w=config.recon_x_cyc_w,
-        )
+__all__ = ["munit_step", "random_styles"]
 
 
 def random_styles(n: int, style_dim: int, like: Tensor) -> Tensor:
@@ -94,7 +69,7 @@ def munit_step(
     opt_gen: Optimizer,
     opt_dis: Optimizer,
     batch: dict[str, Tensor],
-    weights: MUNITWeights,
+    weights: MUNITConfig,
     options: StepOptions = StepOptions(),  # noqa: B008 - frozen dataclass, safe default
     scalers: GradScalers | None = None,
 ) -> dict[str, Tensor]:
@@ -121,13 +96,13 @@ def munit_step(
     assert dis_a is not None and dis_b is not None, "training needs the discriminators"
     mode, fused, style_dim = weights.gan_mode, options.fused, bare(gen_a).style_dim
     scalers = scalers or GradScalers()
-    autocast = _autocast(x_a.device, options.precision)
+    autocast_ = autocast(x_a.device, options.precision)
 
     # --- discriminators ---------------------------------------------------------------------
-    _set_requires_grad([dis_a, dis_b], True)
+    set_requires_grad([dis_a, dis_b], True)
     opt_dis.zero_grad(set_to_none=True)
     s_a, s_b = _style_pair(x_a, x_b, style_dim)
-    with autocast:
+    with autocast_:
         with torch.no_grad():
             x_ba = gen_a(gen_b(x_b, op="encode_content"), s_a, op="decode")
             x_ab = gen_b(gen_a(x_a, op="encode_content"), s_b, op="decode")
@@ -136,17 +111,17 @@ def munit_step(
         loss_d_a = losses.multiscale_discriminator_loss(real_a, fake_a, mode)
         loss_d_b = losses.multiscale_discriminator_loss(real_b, fake_b, mode)
         loss_d = weights.gan_w * (loss_d_a + loss_d_b)
-    _backward_step(loss_d, opt_dis, scalers.d)
+    backward_step(loss_d, opt_dis, scalers.d)
 
     # --- generators -------------------------------------------------------------------------
     # The discriminators are fixed functions here: called bare, so that DDP (when they are
     # wrapped) does not wait for parameter gradients this backward never produces.
     judge_a, judge_b = bare(dis_a), bare(dis_b)
-    _set_requires_grad([dis_a, dis_b], False)
+    set_requires_grad([dis_a, dis_b], False)
     opt_gen.zero_grad(set_to_none=True)
     s_a, s_b = _style_pair(x_a, x_b, style_dim)
     cycle = weights.recon_x_cyc_w > 0
-    with autocast:
+    with autocast_:
         c_a, s_a_prime = gen_a(x_a, op="encode")
         c_b, s_b_prime = gen_b(x_b, op="encode")
         x_a_recon, x_ba = _decode_pair(gen_a, (c_a, s_a_prime), (c_b, s_a), fused)
@@ -176,8 +151,8 @@ def munit_step(
         )
         if cycle:
             total = total + weights.recon_x_cyc_w * (out["recon_cyc_A"] + out["recon_cyc_B"])
-    _backward_step(total, opt_gen, scalers.g)
-    _set_requires_grad([dis_a, dis_b], True)
+    backward_step(total, opt_gen, scalers.g)
+    set_requires_grad([dis_a, dis_b], True)
 
     out.update(D_A=loss_d_a, D_B=loss_d_b, G_total=total)
     return {k: v.detach() for k, v in out.items()}

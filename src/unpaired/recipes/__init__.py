@@ -1,0 +1,85 @@
+"""Model families as recipes: one registry, one module (or package) per family.
+
+::
+
+    from unpaired.recipes import RECIPES, register
+
+    recipe = RECIPES.get(config.model)     # a Recipe: build, step, translate, export, ...
+
+A family registers itself with :func:`register` (its config section goes with it, so
+``--set <family>.<option>=...`` and ``config.<family>`` work). The built-in families are
+registered when this package is imported: the lines at the bottom.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import config as cfg
+from ..registry import Registry
+from .base import (
+    DIRECTIONS,
+    ExtraInput,
+    Optimizers,
+    Recipe,
+    StepContext,
+    Translation,
+    check_direction,
+)
+
+__all__ = [
+    "DIRECTIONS",
+    "RECIPES",
+    "ExtraInput",
+    "Optimizers",
+    "Recipe",
+    "StepContext",
+    "Translation",
+    "check_direction",
+    "configure",
+    "register",
+    "unregister",
+]
+
+#: Model family name -> its recipe.
+RECIPES: Registry[Recipe] = Registry("model")
+
+
+def register(recipe: Recipe) -> Recipe:
+    """Register ``recipe`` under ``recipe.name``, with its config section."""
+    RECIPES.register(recipe.name)(recipe)
+    cfg.SECTIONS.register(recipe.name)(recipe.section)
+    return recipe
+
+
+def unregister(name: str) -> None:
+    """Remove a family (tests that define their own)."""
+    RECIPES.remove(name)
+    cfg.SECTIONS.remove(name)
+
+
+def configure(*layers: dict[str, Any]) -> cfg.TrainConfig:
+    """:func:`unpaired.config.build_config`, then the checks that need the registries: the
+    model name, the preprocessing mode, and the chosen family's own options."""
+    from ..data.transforms import PREPROCESS_MODES
+
+    config = cfg.build_config(*layers)
+    cfg.check_choice("model", config.model, RECIPES.names())
+    cfg.check_choice("data.preprocess", config.data.preprocess, PREPROCESS_MODES)
+    RECIPES.get(config.model).check_config(config)
+    return config
+
+
+def demo_preset(model: str | None) -> dict[str, Any]:
+    """The demo's options: :data:`unpaired.config.DEMO_PRESET` and the family's ``demo``."""
+    name = model or cfg.TrainConfig.model
+    recipe = RECIPES.get(name) if name in RECIPES else None
+    section = {name: dict(recipe.demo)} if recipe is not None and recipe.demo else {}
+    return cfg.merge(cfg.DEMO_PRESET, section)
+
+
+# --- the built-in families -------------------------------------------------------------------
+from . import cyclegan, munit  # noqa: E402
+
+register(cyclegan.RECIPE)
+register(munit.RECIPE)
