@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev,export,metrics,medical
 .venv/bin/ruff check src tests benchmarks
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

@@ -175,7 +175,7 @@ def test_python_api_styles(run: Path, data: Path) -> None:
     translator = Translator.load(run)
     assert list(translator.inputs) == ["style"]
     image = Image.open(data / "testA" / "img 000.png")
-    styles = translator.inputs["style"].random(2, seed=0)
+    styles = translator.random_styles(2, seed=0)
     first, second = (np.asarray(translator(image, style=s)) for s in styles)
     assert first.shape == (40, 40, 3) and not np.array_equal(first, second)
     again = np.asarray(translator(image, style=styles[0].flatten()))  # (style_dim,)
@@ -187,7 +187,7 @@ def test_python_api_styles(run: Path, data: Path) -> None:
     reference = Image.open(data / "testB" / "img 000.png")
     by_image = translator(image, style=reference)
     ref = torch.from_numpy(np.array(reference)).permute(2, 0, 1)[None].float() / 127.5 - 1
-    code = translator.inputs["style"].style_of(ref, "a2b", translator.device)
+    code = translator.style_of(ref)
     assert np.array_equal(np.asarray(by_image), np.asarray(translator(image, style=code)))
     assert translator(x, "b2a").shape == (2, 3, 36, 44)  # None: a random style
     with pytest.raises(ValueError, match="style: 3 styles for 2 images"):

@@ -2,7 +2,7 @@
 
 The folder holds only what translation needs: both generators and the settings that rebuild
 them (architecture, channels) and prepare images like training did. ``config.json``'s
-``"model"`` names the family (``cyclegan`` when absent, as in the first release); its recipe
+``"model"`` names the family (the default family when absent, as in the first release); its recipe
 says which networks the folder stores (``Recipe.folder_nets``, safetensors keys
 ``<net>.<param>``), which keys rebuild them (``Recipe.architecture``) and how
 (``Recipe.build_generators``).
@@ -21,7 +21,7 @@ from torch import nn
 
 from .errors import UnpairedError
 from .fs import atomic_write
-from .recipes import RECIPES, Recipe
+from .recipes import RECIPES, Recipe, family_of
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -41,15 +41,15 @@ class ModelLoadError(UnpairedError):
 def save_pretrained(directory: str | Path, model: nn.Module, info: dict[str, Any]) -> Path:
     """Write the generators of ``model`` and ``info`` into ``directory``, each file atomically.
 
-    ``info["model"]`` names the family (default ``cyclegan``); ``info`` must hold its
+    ``info["model"]`` names the family (default: the default model); ``info`` must hold its
     :func:`architecture_keys` and may hold preprocessing and provenance."""
     directory = Path(directory)
-    kind = info.get("model", "cyclegan")
+    kind = family_of(info)
     recipe = RECIPES.get(kind)
     missing = [k for k in architecture_keys(recipe) if k not in info]
     if missing:
         raise ValueError(f"save_pretrained: info lacks {', '.join(missing)}")
-    from . import __version__
+    from .version import __version__
 
     config = {"library": "unpaired", "version": __version__, **info, "model": kind}
     tensors = {
@@ -82,7 +82,7 @@ def load_pretrained(
         config = json.loads(config_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelLoadError(f"{config_path}: not readable JSON ({exc})") from None
-    kind = config.get("model", "cyclegan") if isinstance(config, dict) else None
+    kind = family_of(config) if isinstance(config, dict) else None
     if not isinstance(kind, str) or kind not in RECIPES:
         known = ", ".join(RECIPES.names())
         raise ModelLoadError(f"{config_path}: unknown model {kind!r} (this version knows {known})")

@@ -13,8 +13,8 @@ import os
 import sys
 import warnings
 
-from .. import __version__
 from ..errors import UnpairedError
+from ..version import __version__
 from . import evaluate, export, train, translate
 
 

@@ -28,9 +28,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import UnpairedError
 from ..fs import atomic_write
 from ..translate import Translator
+from .errors import ExportError
 from .onnx import export_onnx
 from .pt2 import export_pt2
 
@@ -44,10 +44,6 @@ Exporter = Callable[
 
 #: format name -> exporter.
 EXPORTERS: dict[str, Exporter] = {"onnx": export_onnx, "pt2": export_pt2}
-
-
-class ExportError(UnpairedError):
-    """An export that cannot be done (missing extra, existing output, unknown format)."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def _require() -> None:
         import onnxruntime  # noqa: F401
         import onnxscript  # noqa: F401
     except ImportError:
-        from . import ExportError
+        from .errors import ExportError
 
         raise ExportError(_MISSING) from None
 

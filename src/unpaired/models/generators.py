@@ -188,8 +188,8 @@ class UnetGenerator(nn.Module):
     ``2**num_downs`` (the bottleneck is ``H / 2**num_downs``). Channels per level from the outside
     in: ngf, 2ngf, 4ngf, then 8ngf for the remaining ``num_downs - 3`` levels; the
     ``num_downs - 5`` levels just outside the innermost get Dropout(0.5) if ``use_dropout``.
-    With ``ngf=64``, 3 -> 3 channels and batch norm: 54,414,531 parameters for ``num_downs=8``
-    (``unet_256``) and 41,828,803 for ``num_downs=7`` (``unet_128``).
+    With ``ngf=64``, 3 -> 3 channels and batch norm: 54,413,955 parameters for ``num_downs=8``
+    (``unet_256``) and 41,828,995 for ``num_downs=7`` (``unet_128``).
     """
 
     def __init__(

@@ -37,6 +37,7 @@ __all__ = [
     "Translation",
     "check_direction",
     "configure",
+    "family_of",
     "register",
     "unregister",
 ]
@@ -56,6 +57,13 @@ def unregister(name: str) -> None:
     """Remove a family (tests that define their own)."""
     RECIPES.remove(name)
     cfg.SECTIONS.remove(name)
+
+
+def family_of(info: Any) -> str:
+    """The family a ``model/config.json`` (or a run's config) names; folders written by the
+    first release have no ``"model"`` and hold the default family."""
+    name = info.get("model") if isinstance(info, dict) else None
+    return name if isinstance(name, str) else cfg.TrainConfig.model
 
 
 def configure(*layers: dict[str, Any]) -> cfg.TrainConfig:

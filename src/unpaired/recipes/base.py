@@ -111,11 +111,14 @@ class Translation:
             ``unpaired export`` writes.
         size_rule: direction -> ``(multiple, minimum)`` for H and W.
         inputs: the extra inputs by name (empty for CycleGAN), in the network's order.
+        methods: the family's own helpers the Translator offers as methods (MUNIT:
+            ``random_styles``, ``style_of``), called with the Translator's device.
     """
 
     network: Callable[[str], nn.Module]
     size_rule: Callable[[str], tuple[int, int]]
     inputs: Mapping[str, ExtraInput] = field(default_factory=dict)
+    methods: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

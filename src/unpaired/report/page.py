@@ -88,7 +88,7 @@ def render_report(run_dir: str | Path) -> str:
         f"<style>{CSS}</style></head><body>",
         '<input type="checkbox" id="show-raw" checked aria-label="show raw values">',
         '<div class="wrap">',
-        '<header class="top"><div class="kicker">unpaired · CycleGAN run report</div>',
+        '<header class="top"><div class="kicker">unpaired · run report</div>',
         f"<h1>{esc(name)}</h1><dl class='stats'>{stats_html}</dl>",
         f'<nav class="toc">{toc}</nav></header>',
         summary_section(run_dir, config, records, elapsed),

@@ -60,9 +60,9 @@ def _rows_html(rows: Sequence[tuple[str, str]]) -> str:
 
 def _model_rows(g: Callable[[str], Any]) -> list[tuple[str, str]]:
     """The family's own rows (its recipe's ``report_rows``), the schedule with the limits."""
-    from ..recipes import RECIPES
+    from ..recipes import RECIPES, family_of
 
-    name = g("model") if isinstance(g("model"), str) else "cyclegan"
+    name = family_of({"model": g("model")})
     if name not in RECIPES:
         return [("Model", str(name))]
     rows = RECIPES.get(name).report_rows(g)

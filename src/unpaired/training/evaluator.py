@@ -23,7 +23,7 @@ from ..metrics.core import score
 from ..metrics.eval_data import EvalData
 from ..metrics.features import FeatureExtractor
 from ..pretrained import save_pretrained
-from ..recipes import RECIPES
+from ..recipes import RECIPES, family_of
 from .checkpoint import rng_state, set_rng_state
 
 __all__ = ["BEST_DIR", "TrainingEvaluator", "format_record"]
@@ -120,7 +120,7 @@ def unit_translate(model: nn.Module, info: dict[str, Any], device: torch.device)
     S, S) in [0, 1], direction) -> (N, C_out, S, S) in [0, 1]``, padded to the sizes the
     networks need and cropped back; extra inputs (a style) take their defaults, drawn from
     their own generators."""
-    translation = RECIPES.get(info.get("model", "cyclegan")).translation(model, info)
+    translation = RECIPES.get(family_of(info)).translation(model, info)
 
     def translate(x: Tensor, direction: str) -> Tensor:
         net = translation.network(direction)

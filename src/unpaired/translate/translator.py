@@ -33,7 +33,7 @@ from ..data.convert import ImageLike, to_unit_tensor
 from ..data.transforms import from_unit, resize, to_unit
 from ..devices import resolve_device
 from ..pretrained import load_pretrained
-from ..recipes import RECIPES, ExtraInput, check_direction
+from ..recipes import RECIPES, ExtraInput, check_direction, family_of
 from .tiling import translate_padded, translate_tiled
 
 __all__ = ["Direction", "Translator", "resolve_device", "short_side_size"]
@@ -91,7 +91,7 @@ class Translator:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.config = dict(config)
-        self.recipe = RECIPES.get(self.config.get("model", "cyclegan"))
+        self.recipe = RECIPES.get(family_of(self.config))
         self.translation = self.recipe.translation(self.model, self.config)
         self.tile, self.overlap, self.batch_size = tile, overlap, batch_size
 
@@ -108,6 +108,13 @@ class Translator:
         holding ``model/``. A bad folder raises :class:`unpaired.pretrained.ModelLoadError`."""
         model, config = load_pretrained(path, "cpu")
         return cls(model, config, device, tile, overlap, batch_size)
+
+    def __getattr__(self, name: str) -> Any:
+        # The family's own helpers (MUNIT: random_styles(count, seed), style_of(reference)).
+        translation = self.__dict__.get("translation")
+        if translation is not None and name in translation.methods:
+            return translation.methods[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
 
     @property
     def inputs(self) -> Mapping[str, ExtraInput]:

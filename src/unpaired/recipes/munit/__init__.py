@@ -71,7 +71,15 @@ def _translation(model: MUNIT, info: Mapping[str, Any]) -> Translation:
         net = network(direction)
         return net.multiple, net.minimum
 
-    return Translation(network, size_rule, {"style": StyleInput(model)})
+    style = StyleInput(model)
+
+    def style_of(reference: Tensor, direction: str = "a2b") -> Tensor:
+        """E^s_target of reference images: (M, C_out, H, W) in [-1, 1] -> (M, style_dim,
+        1, 1) on the model's device."""
+        return style.style_of(reference, direction, next(model.parameters()).device)
+
+    methods = {"random_styles": style.random, "style_of": style_of}
+    return Translation(network, size_rule, {"style": style}, methods)
 
 
 RECIPE = Recipe(
