@@ -67,7 +67,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="run name (folder under --runs-dir)")
     p.add_argument("--runs-dir", help="where run folders go (default: runs)")
     p.add_argument(
-        "--model", help="cyclegan (default) | munit (multimodal: several styles per input)"
+        "--model",
+        help="model family: cyclegan (default) | munit (multimodal: several styles per input) "
+        "| any registered recipe",
     )
     p.add_argument("--image-size", type=int, help="training crop size (default 256)")
     p.add_argument("--load-size", type=int, help="size images are resized to before cropping")
