@@ -175,7 +175,7 @@ def _new_config(args: argparse.Namespace) -> cfg.TrainConfig:
             folders[key] = str(path.resolve())  # so --resume works from any directory
     from ..recipes import configure, demo_preset
 
-    layers = [user, {"data": folders}] if folders else [demo_preset(user.get("model")), user]
+    layers = [user, {"data": folders}] if folders else [demo_preset(), user]
     config = configure(*layers)
     if "name" not in user:
         name = _default_name(user, Path(config.runs_dir))

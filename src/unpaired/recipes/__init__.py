@@ -78,12 +78,11 @@ def configure(*layers: dict[str, Any]) -> cfg.TrainConfig:
     return config
 
 
-def demo_preset(model: str | None) -> dict[str, Any]:
-    """The demo's options: :data:`unpaired.config.DEMO_PRESET` and the family's ``demo``."""
-    name = model or cfg.TrainConfig.model
-    recipe = RECIPES.get(name) if name in RECIPES else None
-    section = {name: dict(recipe.demo)} if recipe is not None and recipe.demo else {}
-    return cfg.merge(cfg.DEMO_PRESET, section)
+def demo_preset() -> dict[str, Any]:
+    """The demo's options: :data:`unpaired.config.DEMO_PRESET` and every family's ``demo``
+    section (so a run records the same demo sizes whichever family it trains)."""
+    sections = {name: dict(RECIPES.get(name).demo) for name in RECIPES.names()}
+    return cfg.merge(cfg.DEMO_PRESET, {k: v for k, v in sections.items() if v})
 
 
 # --- the built-in families -------------------------------------------------------------------
