@@ -490,6 +490,10 @@ def train(
         {"event": "interrupted" if stopped else "end", "step": run.pos.step, "time": time.time()}
     )
     logger.close()
+    # Every rank leaves together: a rank that tears its process group down while rank 0 is
+    # still writing the samples and report can abort at exit ("terminate called without an
+    # active exception" from gloo), which failed torchrun runs now and then.
+    distributed.barrier(where)
     if stopped:
         raise TrainingInterrupted(run_dir, run.pos.step, where.world_size)
     return run_dir
