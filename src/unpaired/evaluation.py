@@ -62,23 +62,14 @@ def _data_dirs(data: Path | None, run_dir: Path | None) -> tuple[Path, Path, Pat
     if run_dir is None:
         raise EvalError("DATA: give a folder with testA/ and testB/ (MODEL is not a run folder)")
     from . import config as cfg
-    from .data.layout import resolve_data_dirs
+    from .data.layout import data_dirs
 
     try:
         saved = cfg.load_yaml(run_dir / "config.yaml")
         config = cfg.build_config(saved, {"runs_dir": str(run_dir.parent)})
     except cfg.ConfigError as exc:
         raise EvalError(f"{run_dir / 'config.yaml'}: {exc}") from None
-    data_options = config.data
-    train_a, train_b, test_a, test_b = resolve_data_dirs(
-        data_options.root,
-        data_options.dir_a,
-        data_options.dir_b,
-        runs_dir=config.runs_dir,
-        demo_size=data_options.demo_size,
-        demo_images=data_options.demo_images,
-        seed=config.seed,
-    )
+    train_a, train_b, test_a, test_b = data_dirs(config)
     if test_a is not None and test_b is not None:
         return test_a, test_b, test_a.parent if is_demo_root(test_a.parent) else None, ""
     note = f"no testA/ and testB/ in the run's data: evaluating on {train_a} and {train_b}"

@@ -124,7 +124,6 @@ def run(args: argparse.Namespace) -> int:
         style_variants,
         translate_files,
     )
-    from ..translate.translator import resolve_device
 
     for name, value, low in (
         ("--size", args.size, 1),
@@ -138,16 +137,11 @@ def run(args: argparse.Namespace) -> int:
         raise TranslateError(
             f"--overlap {args.overlap}: must be at most half of --tile {args.tile}"
         )
-    try:
-        device = resolve_device(args.device)
-    except ValueError as exc:
-        raise TranslateError(f"--device {exc}") from None
-    axis = _axis_option(args.axis)
+    device, axis, progress = _run_options(args)
     plan_jobs(args.inputs, args.output, overwrite=True)  # bad paths fail before loading
     translator = Translator.load(args.model, device, args.tile, args.overlap, args.batch_size)
     variants = style_variants(translator, args.direction, args.styles, args.seed, args.style_image)
     jobs = plan_jobs(args.inputs, args.output, args.overwrite, variants)
-    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
     report = translate_files(
         translator,
         jobs,
@@ -169,6 +163,20 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"done: {len(report.written)} images in {args.output}")
     return 0
+
+
+def _run_options(args: argparse.Namespace) -> tuple[object, str | int | None, bool | None]:
+    """(device, slicing axis or None, progress mode) from the options translate and augment
+    share; a bad value is one error line."""
+    from ..translate import TranslateError
+    from ..translate.translator import resolve_device
+
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise TranslateError(f"--device {exc}") from None
+    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
+    return device, _axis_option(args.axis), progress
 
 
 def _axis_option(text: str | None) -> str | int | None:
@@ -214,19 +222,13 @@ def add_augment_parser(sub: argparse._SubParsersAction) -> None:
 def run_augment(args: argparse.Namespace) -> int:
     from ..translate import TranslateError, Translator, style_variants
     from ..translate.augment import augment, plan_augment
-    from ..translate.translator import resolve_device
 
     if args.batch_size < 1:
         raise TranslateError(f"--batch-size {args.batch_size}: must be at least 1")
-    try:
-        device = resolve_device(args.device)
-    except ValueError as exc:
-        raise TranslateError(f"--device {exc}") from None
-    axis = _axis_option(args.axis)
+    device, axis, progress = _run_options(args)
     plan_augment(args.images, args.masks, args.output, args.overwrite)  # fail before loading
     translator = Translator.load(args.model, device, batch_size=args.batch_size)
     variants = style_variants(translator, args.direction, args.styles, args.seed, args.style_image)
-    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
     report = augment(
         translator,
         args.model,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import TrainConfig
 from .errors import DataError
 
 __all__ = ["resolve_data_dirs"]
@@ -49,4 +50,19 @@ def resolve_data_dirs(
         root / "trainB",
         test_a if test_a.is_dir() else None,
         test_b if test_b.is_dir() else None,
+    )
+
+
+def data_dirs(config: TrainConfig) -> tuple[Path, Path, Path | None, Path | None]:
+    """:func:`resolve_data_dirs` for a run's config: (train A, train B, test A or None,
+    test B or None); generates the demo when the config names no data."""
+    data = config.data
+    return resolve_data_dirs(
+        data.root,
+        data.dir_a,
+        data.dir_b,
+        runs_dir=config.runs_dir,
+        demo_size=data.demo_size,
+        demo_images=data.demo_images,
+        seed=config.seed,
     )

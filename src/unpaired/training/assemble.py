@@ -3,7 +3,6 @@ the fixed sample images, the evaluator, and what the model folder records."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,6 +10,7 @@ import torch
 from .. import config as cfg
 from .. import devices
 from ..data.folders import SingleFolder, UnpairedDataset, UnpairedSampler, fixed_images
+from ..data.layout import data_dirs
 from ..data.transforms import Preprocess
 
 
@@ -20,22 +20,6 @@ def resolve_device(name: str) -> torch.device:
         return devices.resolve_device(name)
     except ValueError as exc:
         raise cfg.ConfigError(f"option device: {exc}") from None
-
-
-def data_dirs(config: cfg.TrainConfig) -> tuple[Path, Path, Path | None, Path | None]:
-    """(train A, train B, test A or None, test B or None); generates the demo when no data."""
-    from ..data.layout import resolve_data_dirs
-
-    data = config.data
-    return resolve_data_dirs(
-        data.root,
-        data.dir_a,
-        data.dir_b,
-        runs_dir=config.runs_dir,
-        demo_size=data.demo_size,
-        demo_images=data.demo_images,
-        seed=config.seed,
-    )
 
 
 def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
