@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -215,6 +216,14 @@ def _allowed_types(hint: Any) -> tuple[type, ...]:
 
 
 def _check_value(key: str, value: Any, hint: Any) -> Any:
+    checked = _typed_value(key, value, hint)
+    if isinstance(checked, float) and not math.isfinite(checked):
+        # NaN passes every comparison-based check (nan <= 0 is False), so refuse it here.
+        raise ConfigError(f"option {key}: must be a finite number, got {value!r}")
+    return checked
+
+
+def _typed_value(key: str, value: Any, hint: Any) -> Any:
     allowed = _allowed_types(hint)
     if isinstance(value, bool) and bool not in allowed:
         raise ConfigError(f"option {key}: expected {_type_names(allowed)}, got {value!r}")
