@@ -16,7 +16,14 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_folder", "atomic_write", "is_within", "same_file", "temporary_name"]
+__all__ = [
+    "atomic_folder",
+    "atomic_write",
+    "describe_os_error",
+    "is_within",
+    "same_file",
+    "temporary_name",
+]
 
 
 def temporary_name(path: Path) -> Path:
@@ -105,3 +112,26 @@ def is_within(path: str | Path, folder: str | Path) -> bool:
 def same_file(a: str | Path, b: str | Path) -> bool:
     """Whether two paths name the same file once symlinks are resolved."""
     return os.path.realpath(a) == os.path.realpath(b)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an operating-system error: the file it concerns and what went wrong, with
+    the usual causes in words (``disk full`` for ENOSPC / EDQUOT, ``read-only`` for EROFS)."""
+    import errno
+
+    words = {
+        errno.ENOSPC: "disk full (no space left on the device)",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EROFS: "read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EISDIR: "is a folder",
+        errno.ENOENT: "no such file or folder",
+        errno.EEXIST: "exists already",
+    }
+    reason = words.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)
+    where = exc.filename if exc.filename is not None else ""
+    if exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    return f"{where}: {reason}" if where else reason

@@ -14,6 +14,7 @@ import sys
 import warnings
 
 from ..errors import UnpairedError
+from ..fs import describe_os_error
 from ..version import __version__
 from . import evaluate, export, train, translate
 
@@ -64,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one rank says it
             print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # The machine said no (a read-only folder, a full disk, a path that is a file): one
+        # line naming the file, not a traceback; nothing was overwritten (writes are atomic).
+        if os.environ.get("RANK", "0") == "0":
+            print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
