@@ -6,17 +6,27 @@ them (architecture, channels) and prepare images like training did. ``config.jso
 says which networks the folder stores (``Recipe.folder_nets``, safetensors keys
 ``<net>.<param>``), which keys rebuild them (``Recipe.architecture``) and how
 (``Recipe.build_generators``).
+
+Integrity: ``config.json``'s ``"weights_sha256"`` is the SHA-256 of ``model.safetensors`` as
+written; loading checks it (a flipped byte, a tensor edited in place: a one-line
+:class:`ModelLoadError` naming the file). Folders of the first release have none and load as
+before. Every weight must be finite (a diverged run's NaN weights are refused, naming the
+tensor). A folder of another library is refused; a newer ``version`` or keys this version does
+not know are loaded with a warning (they may mean settings it cannot honour).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from .errors import UnpairedError
@@ -27,6 +37,26 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 #: config.json keys every family's folder has (the channels of both domains).
 CHANNEL_KEYS = ("channels_a", "channels_b")
+#: config.json key holding the SHA-256 (hex) of model.safetensors.
+CHECKSUM_KEY = "weights_sha256"
+LIBRARY = "unpaired"
+#: config.json keys every family's folder may have besides its architecture.
+COMMON_KEYS = frozenset(
+    {
+        "library",
+        "version",
+        "model",
+        CHECKSUM_KEY,
+        *CHANNEL_KEYS,
+        "preprocess",
+        "windows",
+        "axis",
+        "run",
+        "step",
+        "epoch",
+        "eval",
+    }
+)
 
 
 def architecture_keys(recipe: Recipe) -> tuple[str, ...]:
@@ -51,16 +81,87 @@ def save_pretrained(directory: str | Path, model: nn.Module, info: dict[str, Any
         raise ValueError(f"save_pretrained: info lacks {', '.join(missing)}")
     from .version import __version__
 
-    config = {"library": "unpaired", "version": __version__, **info, "model": kind}
+    config = {"library": LIBRARY, "version": __version__, **info, "model": kind}
     tensors = {
         f"{name}.{key}": value.detach().cpu().contiguous()
         for name in recipe.folder_nets
         for key, value in getattr(model, name).state_dict().items()
     }
-    atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(tensors, str(p), {"format": "pt"}))
+    digest: list[str] = []
+
+    def write_weights(path: Path) -> None:
+        save_file(tensors, str(path), {"format": "pt"})
+        digest.append(_sha256(path.read_bytes()))
+
+    atomic_write(directory / WEIGHTS_NAME, write_weights)
+    config[CHECKSUM_KEY] = digest[0]
     text = json.dumps(config, indent=2, sort_keys=False) + "\n"
     atomic_write(directory / CONFIG_NAME, lambda p: p.write_text(text))
     return directory
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _version_tuple(text: str) -> tuple[int, ...] | None:
+    """``"0.1.0"`` -> ``(0, 1, 0)`` (leading numbers only); None if it has none."""
+    numbers = re.match(r"\s*v?(\d+(?:\.\d+)*)", text)
+    return tuple(int(n) for n in numbers.group(1).split(".")) if numbers else None
+
+
+def _check_library(config: dict[str, Any], config_path: Path) -> None:
+    """Refuse a folder another library wrote (its weights would mean something else)."""
+    library = config.get("library", LIBRARY)
+    if library != LIBRARY:
+        raise ModelLoadError(
+            f"{config_path}: library {library!r}: not a model folder of {LIBRARY} (its "
+            "weights would be read with the wrong meaning)"
+        )
+    kind = config.get("model")
+    if kind is not None and not isinstance(kind, str):
+        raise ModelLoadError(f"{config_path}: model {kind!r} is not a family name")
+
+
+def _check_origin(config: dict[str, Any], config_path: Path, recipe: Recipe) -> None:
+    """Warn about a newer version and keys this version does not know."""
+    from .version import __version__
+
+    version = config.get("version")
+    theirs = _version_tuple(version) if isinstance(version, str) else None
+    ours = _version_tuple(__version__)
+    if theirs is not None and ours is not None and theirs > ours:
+        warnings.warn(
+            f"{config_path}: written by {LIBRARY} {version}, newer than this {__version__}; "
+            "settings it added are not known here and are ignored (upgrade to use them)",
+            stacklevel=3,
+        )
+    unknown = sorted(set(config) - COMMON_KEYS - set(recipe.architecture))
+    if unknown:
+        warnings.warn(
+            f"{config_path}: unknown key(s) {', '.join(unknown)} ignored (written by a newer "
+            "version or by hand?)",
+            stacklevel=3,
+        )
+
+
+def _read_weights(weights_path: Path, config: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The tensors of ``model.safetensors``, checked against the recorded checksum."""
+    try:
+        data = weights_path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"{weights_path}: cannot read weights ({exc.strerror})") from None
+    expected = config.get(CHECKSUM_KEY)
+    if expected is not None and _sha256(data) != str(expected).lower():
+        raise ModelLoadError(
+            f"{weights_path}: checksum mismatch (SHA-256 differs from the {CHECKSUM_KEY} in "
+            f"{CONFIG_NAME}): the file is corrupt or was changed after it was saved"
+        )
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise ModelLoadError(f"{weights_path}: cannot read weights ({reason})") from None
 
 
 def _model_dir(path: Path) -> Path:
@@ -80,22 +181,36 @@ def load_pretrained(
     config_path = directory / CONFIG_NAME
     try:
         config = json.loads(config_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{config_path}: not readable JSON ({exc})") from None
-    kind = family_of(config) if isinstance(config, dict) else None
-    if not isinstance(kind, str) or kind not in RECIPES:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else " ".join(str(exc).split())[:160]
+        raise ModelLoadError(f"{config_path}: not readable JSON ({reason})") from None
+    if not isinstance(config, dict):
+        raise ModelLoadError(
+            f"{config_path}: must hold a JSON object (keys and values), not a "
+            f"{type(config).__name__}"
+        )
+    _check_library(config, config_path)
+    kind = family_of(config)
+    if kind not in RECIPES:
         known = ", ".join(RECIPES.names())
         raise ModelLoadError(f"{config_path}: unknown model {kind!r} (this version knows {known})")
     recipe = RECIPES.get(kind)
     missing = [k for k in architecture_keys(recipe) if k not in config]
     if missing:
         raise ModelLoadError(f"{config_path}: missing {', '.join(missing)}")
-    model = recipe.build_generators(config)
-    weights_path = directory / WEIGHTS_NAME
+    _check_origin(config, config_path, recipe)
     try:
-        tensors = load_file(str(weights_path))
-    except (OSError, SafetensorError) as exc:
-        raise ModelLoadError(f"{weights_path}: cannot read weights ({exc})") from None
+        model = recipe.build_generators(config)
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        reason = " ".join(str(reason).split())[:200]
+        raise ModelLoadError(
+            f"{config_path}: cannot build the {kind} generators from its settings ({reason})"
+        ) from None
+    weights_path = directory / WEIGHTS_NAME
+    if not weights_path.is_file():
+        raise ModelLoadError(f"{weights_path}: missing (a model folder needs {WEIGHTS_NAME})")
+    tensors = _read_weights(weights_path, config)
     for name in recipe.folder_nets:
         net = getattr(model, name)
         expected = net.state_dict()
@@ -107,6 +222,11 @@ def load_pretrained(
                 raise ModelLoadError(
                     f"{weights_path}: {name}.{key} has shape {tuple(stored.shape)} but the "
                     f"architecture in {CONFIG_NAME} needs {tuple(value.shape)}"
+                )
+            if stored.is_floating_point() and not bool(torch.isfinite(stored).all()):
+                raise ModelLoadError(
+                    f"{weights_path}: {name}.{key} holds NaN or infinite values (the training "
+                    "diverged, or the file was damaged); use an earlier, finite model"
                 )
         net.load_state_dict({k: tensors[f"{name}.{k}"] for k in expected})
     return model.to(device).eval(), config

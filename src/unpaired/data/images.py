@@ -14,14 +14,26 @@ Everything here goes through Pillow and returns or accepts float tensors of shap
 
 Unreadable files raise :class:`ImageReadError` (a ``ValueError``) whose one-line message names
 the file, so a broken image in a dataset of thousands is easy to find.
+
+Files are opened only as the formats the extensions stand for (:data:`ALLOWED_FORMATS`: PNG,
+JPEG, BMP, TIFF, WebP), whatever their name says: an EPS, PCX, TGA or SGI file named ``.png``
+is refused, naming the format found, and never reaches Pillow's other decoders (nor
+Ghostscript). Images with more pixels than the limit (Pillow's ``MAX_IMAGE_PIXELS``, about 89
+million; :func:`pixel_limit` raises it for one command, ``--max-pixels``) are refused naming
+the file, instead of Pillow's anonymous warning; running out of memory while decoding names the
+file too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import struct
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
@@ -30,12 +42,16 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from ..errors import UnpairedError
 
 __all__ = [
+    "ALLOWED_FORMATS",
     "IMAGE_EXTENSIONS",
     "ImageReadError",
     "image_size",
     "is_16bit",
     "list_files",
     "list_images",
+    "max_pixels",
+    "open_image",
+    "pixel_limit",
     "read_image",
     "write_image",
 ]
@@ -54,6 +70,10 @@ _TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 # Formats that can hold 16-bit grayscale written by Pillow.
 _SIXTEEN_BIT_EXTENSIONS = frozenset({".png", ".tif", ".tiff"})
 _MAX_REASON_CHARS = 200
+
+#: The Pillow formats an image file may hold: what :data:`IMAGE_EXTENSIONS` stand for (the
+#: JPEG opener also reads cameras' MPO JPEGs). Anything else is refused by name.
+ALLOWED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 
 
 class ImageReadError(UnpairedError):
@@ -77,12 +97,90 @@ def _short_reason(exc: BaseException) -> str:
         return "is a directory"
     if isinstance(exc, PermissionError):
         return "permission denied"
+    if isinstance(exc, MemoryError):
+        return f"out of memory decoding it ({' '.join(str(exc).split())[:120]})"
     text = " ".join(str(exc).split())
     if not text:
         text = type(exc).__name__
     if len(text) > _MAX_REASON_CHARS:
         text = text[: _MAX_REASON_CHARS - 3] + "..."
     return text
+
+
+def max_pixels() -> int | None:
+    """The largest image (width x height) opened now; None: no limit."""
+    return Image.MAX_IMAGE_PIXELS
+
+
+@contextlib.contextmanager
+def pixel_limit(pixels: int | None) -> Iterator[None]:
+    """Open images of up to ``pixels`` pixels inside the block (None: keep the limit)."""
+    if pixels is None:
+        yield
+        return
+    if pixels < 1:
+        raise ValueError(f"option max_pixels: must be at least 1, got {pixels}")
+    before = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = int(pixels)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
+
+
+def _found_format(path: Path) -> str | None:
+    """The format of a file that is not one of :data:`ALLOWED_FORMATS` (or a damaged one of
+    them): its header is parsed, its pixels are never decoded (so no external decoder such as
+    Ghostscript runs)."""
+    Image.init()
+    try:
+        with open(path, "rb") as fh:
+            prefix = fh.read(16)
+    except OSError:
+        return None
+    for name in ALLOWED_FORMATS:
+        accept = Image.OPEN[name][1]
+        if accept is not None and accept(prefix) is True:
+            return name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with Image.open(path) as img:  # every format, header only
+                return img.format
+        except Exception:
+            return None
+
+
+def open_image(path: Path, fp: IO[bytes] | None = None) -> Image.Image:
+    """``Image.open`` of ``path`` (or of ``fp``, the open file) as one of
+    :data:`ALLOWED_FORMATS`, header only; anything else is an :class:`ImageReadError`
+    naming the file: another format (named), an image over the pixel limit (with the way to
+    raise it), a corrupt header."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(fp if fp is not None else path, formats=list(ALLOWED_FORMATS))
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            counted = re.search(r"\((\d+) pixels\)", str(exc))
+            pixels = f"{int(counted.group(1)):,} pixels" if counted else "too many pixels"
+            raise ImageReadError(
+                path,
+                f"{pixels}, more than the limit of {max_pixels():,} (a guard against "
+                "decompression bombs); if the image is genuine, raise it with --max-pixels N",
+            ) from None
+        except UnidentifiedImageError:
+            found = _found_format(path)
+            if found is None:
+                reason = "not a recognised image file (unknown format or corrupt header)"
+            elif found in ALLOWED_FORMATS:
+                reason = f"corrupt {found} file (its header cannot be read)"
+            else:
+                allowed = ", ".join(ALLOWED_FORMATS)
+                reason = (
+                    f"its content is in format {found}, not one of the formats read here "
+                    f"({allowed}); convert it"
+                )
+            raise ImageReadError(path, reason) from None
 
 
 def _check_exists(path: Path) -> None:
@@ -227,9 +325,11 @@ def image_size(path: str | Path) -> tuple[int, int]:
     _check_exists(path)
     _check_not_empty(path)
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             width, height = img.size
             orientation = _header_orientation(img, path)
+    except ImageReadError:
+        raise
     except Exception as exc:  # Pillow raises many unrelated types on corrupt input
         raise ImageReadError(path, _short_reason(exc)) from exc
     if width <= 0 or height <= 0:
@@ -253,8 +353,10 @@ def is_16bit(path: str | Path) -> bool:
     _check_exists(path)
     _check_not_empty(path)
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             mode = img.mode
+    except ImageReadError:
+        raise
     except Exception as exc:
         raise ImageReadError(path, _short_reason(exc)) from exc
     return mode in _SIXTEEN_BIT_MODES or mode == "I"
@@ -342,13 +444,22 @@ def read_image(path: str | Path, channels: int) -> torch.Tensor:
         # memory-mapping path, which (Pillow 13) mis-orients uncompressed TIFFs that carry an
         # Orientation tag. TIFF orientation is applied by Pillow itself during load(), which
         # then drops the tag, so exif_transpose below does not apply it twice.
-        with open(path, "rb") as fh, Image.open(fh) as img:
+        with open(path, "rb") as fh, open_image(path, fh) as img:
             img.load()
             oriented = ImageOps.exif_transpose(img)
         color, alpha = _decode(oriented)
+    except ImageReadError:
+        raise
     except Exception as exc:  # Pillow raises many unrelated types on corrupt input
         raise ImageReadError(path, _short_reason(exc)) from exc
+    try:
+        return _finish(color, alpha, channels)
+    except MemoryError as exc:
+        raise ImageReadError(path, _short_reason(exc)) from None
 
+
+def _finish(color: np.ndarray, alpha: np.ndarray | None, channels: int) -> torch.Tensor:
+    """Composite, convert the channel count, clip: the end of :func:`read_image`."""
     if alpha is not None:
         alpha = alpha[:, :, None]
         color = color * alpha + (np.float32(1.0) - alpha)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..data.images import ImageReadError
+from ..data.images import ImageReadError, open_image
 from ..fs import atomic_write
 
 __all__ = [
@@ -56,7 +56,7 @@ def read_raster(path: str | Path) -> ArrayImage:
     if not path.is_file():
         raise ImageReadError(path, "no such file")
     try:
-        with open(path, "rb") as fh, Image.open(fh) as img:
+        with open(path, "rb") as fh, open_image(path, fh) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
             if img.mode in _SIXTEEN_BIT_MODES:
@@ -65,6 +65,8 @@ def read_raster(path: str | Path) -> ArrayImage:
                 array = np.asarray(img)
             else:
                 array = np.asarray(img.convert("L"))
+    except ImageReadError:
+        raise
     except Exception as exc:  # Pillow raises many unrelated types on corrupt input
         raise ImageReadError(path, _reason(exc)) from None
     return ArrayImage(path, array.astype(np.float32), array.dtype)
@@ -82,8 +84,10 @@ def raster_dtype(path: str | Path) -> str:
     """The dtype :func:`read_raster` decodes an image to, from its header only."""
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             mode = img.mode
+    except ImageReadError:
+        raise
     except Exception as exc:
         raise ImageReadError(path, _reason(exc)) from None
     if mode in _SIXTEEN_BIT_MODES:
