@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .data.images import image_size, list_images
+from .errors import UnpairedError
 from .medical.windows import model_windows
 from .metrics.core import DIRECTION_DOMAINS, TranslateFn, check_metrics, identity_translate, score
 from .metrics.errors import EvalError
@@ -97,7 +98,7 @@ def evaluate(
     model: str | Path | None,
     data: str | Path | None = None,
     *,
-    directions: tuple[str, ...] = ("a2b", "b2a"),
+    directions: tuple[str, ...] | None = None,
     metrics: tuple[str, ...] | None = None,
     num_images: int | None = None,
     device: str = "auto",
@@ -107,7 +108,8 @@ def evaluate(
     output: str | Path | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` (a run or model folder; None: the identity baseline) on ``data``
-    (a folder with testA/ and testB/; None: the run's own data).
+    (a folder with testA/ and testB/; None: the run's own data), in ``directions`` (None:
+    every direction the model translates; both for the identity).
 
     ``metrics`` defaults to fid, kid, l1_cycle, psnr_cycle (the identity: fid, kid), plus
     ``demo`` on the demo data. ``features`` is a registered feature network, a TorchScript
@@ -122,7 +124,7 @@ def evaluate(
     for name, (value, low) in limits.items():
         if value is not None and value < low:
             raise EvalError(f"{name} {value}: must be at least {low}")
-    for direction in directions:
+    for direction in directions or ():
         if direction not in DIRECTION_DOMAINS:
             raise EvalError(f"--direction {direction}: use a2b, b2a or both")
     if output is not None and Path(output).exists():
@@ -151,11 +153,19 @@ def evaluate(
         windows = (recorded["a"], recorded["b"])
         translate: TranslateFn = translator.translate_unit
         defaults = translator.default_metrics
+        if directions is None:
+            directions = translator.recipe.directions
+        for direction in directions:
+            try:
+                translator.channels(direction)
+            except UnpairedError as exc:
+                raise EvalError(f"--{exc}") from None
         stylize = translator.translate_variants if translator.inputs else None
         channels = (int(info_model["channels_a"]), int(info_model["channels_b"]))
     else:
         channels = (3, 3)
         translate = identity_translate(*channels)
+    directions = directions or ("a2b", "b2a")
     dir_a, dir_b, demo_root, note = _data_dirs(Path(data) if data else None, run_dir)
     if size is None:
         size = (info_model.get("preprocess") or {}).get("image_size")

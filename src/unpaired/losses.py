@@ -1,4 +1,4 @@
-"""CycleGAN losses as pure tensor functions, named as the paper names them.
+"""The losses of every family as pure tensor functions, named as the papers name them.
 
 Paper symbols (Zhu et al. 2017): G: X->Y is ``g_ab``, F: Y->X is ``g_ba``, D_Y is ``d_b`` and D_X
 is ``d_a``. All image tensors are (N, C, H, W) in [-1, 1]; discriminator outputs are raw scores
@@ -178,3 +178,40 @@ def multiscale_generator_loss(fake_preds: list[Tensor], mode: str = "lsgan") -> 
     for fake in fake_preds:
         total = total + objective.generator(fake)
     return total
+
+
+# --- CUT (Park, Efros, Zhang, Zhu 2020) -----------------------------------------------------------
+# PatchNCE (Eq. 2/3 of the paper): a patch of the output G(x) should match the input patch at the
+# same place (the positive) rather than the other input patches (the negatives).
+def patch_nce_loss(
+    feat_q: Tensor,
+    feat_k: Tensor,
+    batch_size: int,
+    temperature: float = 0.07,
+    negatives_from_minibatch: bool = False,
+) -> Tensor:
+    """Per-patch PatchNCE losses of one layer: ``(N * P,)``.
+
+    ``feat_q`` (queries: embedded patches of the output, ``(N * P, D)``, L2-normalised) and
+    ``feat_k`` (keys: the input's patches at the same positions, same shape; no gradient flows
+    into them). For query i the logits are [q_i . k_i, q_i . k_j for j != i] / ``temperature``
+    with the negatives k_j from the same image (or, with ``negatives_from_minibatch``, from
+    every image of the batch); the loss is the cross-entropy with the positive at index 0. The
+    similarity of a query with its own key among the negatives is set to -10 (exp(-10 / T) is
+    negligible), as in the reference.
+    """
+    if feat_q.shape != feat_k.shape or feat_q.dim() != 2:
+        raise ValueError(f"expected two (N * P, D) tensors, got {feat_q.shape}, {feat_k.shape}")
+    feat_k = feat_k.detach()
+    dim = feat_q.shape[1]
+    positive = (feat_q * feat_k).sum(dim=1, keepdim=True)  # (N * P, 1)
+    groups = 1 if negatives_from_minibatch else batch_size
+    q = feat_q.reshape(groups, -1, dim)
+    k = feat_k.reshape(groups, -1, dim)
+    negative = torch.bmm(q, k.transpose(1, 2))  # (groups, P', P')
+    patches = q.shape[1]
+    eye = torch.eye(patches, device=feat_q.device, dtype=torch.bool)[None]
+    negative = negative.masked_fill(eye, -10.0).reshape(-1, patches)
+    logits = torch.cat([positive, negative], dim=1) / temperature
+    target = torch.zeros(logits.shape[0], dtype=torch.long, device=feat_q.device)
+    return F.cross_entropy(logits, target, reduction="none")

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     metrics = None
     if args.metrics:
         metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-    directions = ("a2b", "b2a") if args.direction == "both" else (args.direction,)
+    # "both": every direction the model translates (a one-sided model: a2b).
+    directions = None if args.direction == "both" else (args.direction,)
     result = evaluate(
         model,
         data,

@@ -19,6 +19,7 @@ from .. import config as cfg
 from ..registry import Registry
 from .base import (
     DIRECTIONS,
+    DirectionError,
     ExtraInput,
     Optimizers,
     Recipe,
@@ -29,6 +30,7 @@ from .base import (
 
 __all__ = [
     "DIRECTIONS",
+    "DirectionError",
     "RECIPES",
     "ExtraInput",
     "Optimizers",
@@ -67,10 +69,17 @@ def family_of(info: Any) -> str:
 
 
 def configure(*layers: dict[str, Any]) -> cfg.TrainConfig:
-    """:func:`unpaired.config.build_config`, then the checks that need the registries: the
-    model name, the preprocessing mode, and the chosen family's own options."""
+    """:func:`unpaired.config.build_config` over the chosen family's ``defaults``, then the
+    checks that need the registries: the model name, the preprocessing mode, and the family's
+    own options."""
     from ..data.transforms import PREPROCESS_MODES
 
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = cfg.merge(merged, layer)
+    name = merged.get("model", cfg.TrainConfig.model)
+    if isinstance(name, str) and name in RECIPES:
+        layers = (dict(RECIPES.get(name).defaults), *layers)
     config = cfg.build_config(*layers)
     cfg.check_choice("model", config.model, RECIPES.names())
     cfg.check_choice("data.preprocess", config.data.preprocess, PREPROCESS_MODES)
@@ -86,7 +95,9 @@ def demo_preset() -> dict[str, Any]:
 
 
 # --- the built-in families -------------------------------------------------------------------
-from . import cyclegan, munit  # noqa: E402
+from . import cut, cyclegan, munit  # noqa: E402
 
 register(cyclegan.RECIPE)
 register(munit.RECIPE)
+register(cut.CUT_RECIPE)
+register(cut.FASTCUT_RECIPE)

@@ -21,11 +21,13 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from ..config import TrainConfig
+from ..errors import UnpairedError
 from ..image_pool import ImagePool
 from .steps import GradScalers, StepOptions
 
 __all__ = [
     "DIRECTIONS",
+    "DirectionError",
     "ExtraInput",
     "Optimizers",
     "Recipe",
@@ -47,6 +49,10 @@ def check_direction(direction: str) -> tuple[str, str]:
         raise ValueError(
             f"option direction: unknown {direction!r}; use {' or '.join(DIRECTIONS)}"
         ) from None
+
+
+class DirectionError(UnpairedError):
+    """A direction a model folder does not translate (a one-sided family asked for b2a)."""
 
 
 @dataclass
@@ -154,6 +160,10 @@ class Recipe:
         default_metrics: what ``unpaired evaluate`` scores by default.
         report_rows: (getter of dotted config keys) -> the report summary's model rows.
         demo: options of this family's section for the built-in demo (fast on a CPU).
+        directions: the directions its model folders translate (a one-sided family such as
+            CUT has only ``("a2b",)``).
+        defaults: options outside its section that the family sets unless the user does
+            (e.g. CUT's 200 + 200 epochs), as a nested mapping under the defaults.
     """
 
     name: str
@@ -179,3 +189,5 @@ class Recipe:
     default_metrics: tuple[str, ...]
     report_rows: Callable[[Callable[[str], Any]], list[tuple[str, str]]]
     demo: Mapping[str, Any] = field(default_factory=dict)
+    directions: tuple[str, ...] = ("a2b", "b2a")
+    defaults: Mapping[str, Any] = field(default_factory=dict)

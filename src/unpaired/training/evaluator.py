@@ -80,12 +80,13 @@ class TrainingEvaluator:
         start = time.perf_counter()
         saved_rng = rng_state()
         was_training = model.training
+        directions = RECIPES.get(family_of(info)).directions  # one-sided families: a2b
         try:
             model.eval()
             scores = score(
                 unit_translate(model, info, self.device),
                 self.data,
-                ("a2b", "b2a"),
+                directions,
                 self.metrics,
                 self.extractor,
                 self.cache,
@@ -94,7 +95,7 @@ class TrainingEvaluator:
         finally:
             model.train(was_training)
             set_rng_state(saved_rng)
-        fid_mean = (scores["fid_a2b"] + scores["fid_b2a"]) / 2
+        fid_mean = sum(scores[f"fid_{d}"] for d in directions) / len(directions)
         record: dict[str, Any] = {"step": step, **scores, "fid_mean": fid_mean}
         if self.keep_best and self.run_dir is not None and fid_mean < self.best_fid():
             self._best = fid_mean

@@ -33,7 +33,7 @@ from ..data.convert import ImageLike, to_unit_tensor
 from ..data.transforms import from_unit, resize, to_unit
 from ..devices import resolve_device
 from ..pretrained import load_pretrained
-from ..recipes import RECIPES, ExtraInput, check_direction, family_of
+from ..recipes import RECIPES, DirectionError, ExtraInput, check_direction, family_of
 from .tiling import translate_padded, translate_tiled
 
 __all__ = ["Direction", "Translator", "resolve_device", "short_side_size"]
@@ -129,11 +129,17 @@ class Translator:
 
     def generator(self, direction: str) -> nn.Module:
         """The network of a direction: ``net(x, *extras)`` (what ``unpaired export`` writes)."""
+        self.channels(direction)  # a direction this model does not translate: one line
         return self.translation.network(direction)
 
     def channels(self, direction: str) -> tuple[int, int]:
-        """``(input channels, output channels)`` of a direction."""
+        """``(input channels, output channels)`` of a direction (one the model translates)."""
         source, target = check_direction(direction)
+        if direction not in self.recipe.directions:
+            raise DirectionError(
+                f"direction {direction}: this {self.recipe.name} model translates "
+                f"{' and '.join(self.recipe.directions)} only"
+            )
         return int(self.config[f"channels_{source}"]), int(self.config[f"channels_{target}"])
 
     def uses_tiles(self, height: int, width: int) -> bool:
