@@ -245,9 +245,11 @@ class PatchSampleF(nn.Module):
             else:
                 pick = ids[i]
             pick = pick.to(feat.device)
-            sample = getattr(self, f"mlp_{i}")(flat[:, pick, :].flatten(0, 1))
-            norm = sample.pow(2).sum(1, keepdim=True).sqrt()
-            out.append(sample / (norm + 1e-7))
+            # L2-normalised in float32 (squares of small fp16 / bf16 features underflow to 0)
+            # as x / max(||x||, 1e-7): the reference's x / (||x|| + 1e-7) to 1e-7 relative, but
+            # with a finite gradient when an embedding is exactly 0 (sqrt'(0) is infinite).
+            sample = getattr(self, f"mlp_{i}")(flat[:, pick, :].flatten(0, 1)).float()
+            out.append(F.normalize(sample, dim=1, eps=1e-7))
             used.append(pick)
         return out, used
 
