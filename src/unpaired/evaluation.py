@@ -3,12 +3,15 @@
 The model translates the test images of each source domain; FID and KID compare those
 translations with the real test images of the target domain, and the cycle metrics compare
 F(G(x)) with x. On the demo domains the ground-truth scores are added. The numbers go to a
-table on stdout and, for a run folder, to ``<run>/eval/step_XXXXXX.json``.
+table on stdout and, for a run folder, to ``<run>/eval/step_XXXXXX.json`` (the command prints
+the table first, then writes: a read-only run folder loses no scores, and says where it could
+not write, exit status 1).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +36,21 @@ PROTOCOL = (
 
 @dataclass
 class EvalResult:
-    """The scores (``{"fid_a2b": ...}``), what they were computed on, and the JSON file."""
+    """The scores (``{"fid_a2b": ...}``), what they were computed on, and the JSON file
+    (written by :func:`evaluate`, or by :meth:`save` when it was asked not to)."""
 
     scores: dict[str, float]
     info: dict[str, Any]
     directions: list[str]
     path: Path | None = None
     notes: list[str] = field(default_factory=list)
+
+    def save(self) -> Path | None:
+        """Write :attr:`info` as JSON to :attr:`path` (atomically; nothing when None).
+        An ``OSError`` (read-only folder, full disk) leaves no partial file."""
+        if self.path is not None:
+            _write_json(self.path, self.info)
+        return self.path
 
 
 def _model_folders(path: Path) -> tuple[Path, Path | None]:
@@ -106,6 +117,7 @@ def evaluate(
     size: int | None = None,
     batch_size: int = 16,
     output: str | Path | None = None,
+    save: bool = True,
 ) -> EvalResult:
     """Evaluate ``model`` (a run or model folder; None: the identity baseline) on ``data``
     (a folder with testA/ and testB/; None: the run's own data), in ``directions`` (None:
@@ -113,7 +125,8 @@ def evaluate(
 
     ``metrics`` defaults to fid, kid, l1_cycle, psnr_cycle (the identity: fid, kid), plus
     ``demo`` on the demo data. ``features`` is a registered feature network, a TorchScript
-    file or an extractor object. Raises :class:`EvalError` for user mistakes.
+    file or an extractor object. Raises :class:`EvalError` for user mistakes. ``save=False``:
+    the JSON file is chosen but not written (call :meth:`EvalResult.save`).
     """
     from .pretrained import ModelLoadError
     from .translate import Translator
@@ -215,9 +228,16 @@ def evaluate(
     path = Path(output) if output is not None else None
     if path is None and run_dir is not None:
         path = _json_path(run_dir, step)
-    if path is not None:
-        _write_json(path, info)
-    return EvalResult(scores, info, list(directions), path, notes)
+    bad = [key for key, value in scores.items() if not math.isfinite(value)]
+    if bad:
+        notes.append(
+            f"{', '.join(bad)}: not finite (the translations or their features hold NaN or "
+            "infinite values)"
+        )
+    result = EvalResult(scores, info, list(directions), path, notes)
+    if save:
+        result.save()
+    return result
 
 
 def _fmt(value: float) -> str:

@@ -145,23 +145,35 @@ def _check_origin(config: dict[str, Any], config_path: Path, recipe: Recipe) -> 
         )
 
 
-def _read_weights(weights_path: Path, config: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The tensors of ``model.safetensors``, checked against the recorded checksum."""
+def _read_weights(weights_path: Path, config: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The tensors of ``model.safetensors`` and the file's SHA-256 (a file that cannot be
+    parsed and does not match its recorded checksum is called corrupt)."""
     try:
         data = weights_path.read_bytes()
     except OSError as exc:
         raise ModelLoadError(f"{weights_path}: cannot read weights ({exc.strerror})") from None
+    digest = _sha256(data)
+    try:
+        return load(data), digest
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        _check_checksum(weights_path, digest, config)
+        reason = " ".join(str(exc).split())[:160]
+        raise ModelLoadError(f"{weights_path}: cannot read weights ({reason})") from None
+
+
+def _check_checksum(weights_path: Path, digest: str, config: dict[str, Any]) -> None:
     expected = config.get(CHECKSUM_KEY)
-    if expected is not None and _sha256(data) != str(expected).lower():
+    if expected is not None and digest != str(expected).lower():
         raise ModelLoadError(
             f"{weights_path}: checksum mismatch (SHA-256 differs from the {CHECKSUM_KEY} in "
             f"{CONFIG_NAME}): the file is corrupt or was changed after it was saved"
         )
-    try:
-        return load(data)
-    except (SafetensorError, ValueError, RuntimeError) as exc:
-        reason = " ".join(str(exc).split())[:160]
-        raise ModelLoadError(f"{weights_path}: cannot read weights ({reason})") from None
+
+
+def model_folder(path: str | Path) -> Path:
+    """The model folder of ``path`` (itself, or a run folder's ``model/``); a
+    :class:`ModelLoadError` when neither holds a ``config.json``."""
+    return _model_dir(Path(path))
 
 
 def _model_dir(path: Path) -> Path:
@@ -210,7 +222,8 @@ def load_pretrained(
     weights_path = directory / WEIGHTS_NAME
     if not weights_path.is_file():
         raise ModelLoadError(f"{weights_path}: missing (a model folder needs {WEIGHTS_NAME})")
-    tensors = _read_weights(weights_path, config)
+    tensors, digest = _read_weights(weights_path, config)
+    # Names and shapes first (the most telling message), then the checksum, then the values.
     for name in recipe.folder_nets:
         net = getattr(model, name)
         expected = net.state_dict()
@@ -223,6 +236,12 @@ def load_pretrained(
                     f"{weights_path}: {name}.{key} has shape {tuple(stored.shape)} but the "
                     f"architecture in {CONFIG_NAME} needs {tuple(value.shape)}"
                 )
+    _check_checksum(weights_path, digest, config)
+    for name in recipe.folder_nets:
+        net = getattr(model, name)
+        expected = net.state_dict()
+        for key in expected:
+            stored = tensors[f"{name}.{key}"]
             if stored.is_floating_point() and not bool(torch.isfinite(stored).all()):
                 raise ModelLoadError(
                     f"{weights_path}: {name}.{key} holds NaN or infinite values (the training "

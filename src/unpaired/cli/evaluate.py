@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .translate import add_max_pixels, pixel_limit
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -52,11 +54,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, metavar="N")
     p.add_argument("--output", metavar="FILE", help="write the JSON here instead")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    add_max_pixels(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..metrics import EvalError
+
+    with pixel_limit(args.max_pixels, EvalError):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate, format_table
+    from ..fs import describe_os_error
     from ..metrics import EvalError
 
     model, data = args.model, args.data
@@ -84,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         batch_size=args.batch_size,
         output=args.output,
+        save=False,
     )
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -94,7 +106,18 @@ def run(args: argparse.Namespace) -> int:
         f"{images['B']} B test images at {info['size']}x{info['size']}, "
         f"features {info['features']}, {info['seconds']} s"
     )
-    print(format_table(result))
-    if result.path is not None:
-        print(f"done: {result.path}")
+    print(format_table(result), flush=True)
+    # The scores are on screen before anything is written: a read-only folder or a full disk
+    # cannot lose them.
+    try:
+        path = result.save()
+    except OSError as exc:
+        print(
+            f"error: cannot write the scores to {result.path} ({describe_os_error(exc)}); they "
+            "are printed above only (--output FILE writes them elsewhere)",
+            file=sys.stderr,
+        )
+        return 1
+    if path is not None:
+        print(f"done: {path}")
     return 0

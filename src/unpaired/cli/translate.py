@@ -8,9 +8,29 @@ import sys
 from ..translate.translator import DEFAULT_OVERLAP, DEFAULT_TILE
 
 
+def add_max_pixels(p: argparse.ArgumentParser) -> None:
+    """--max-pixels (translate, augment, evaluate)."""
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        metavar="N",
+        help="open images of up to N pixels (width x height); larger ones are refused as "
+        "possible decompression bombs (default: Pillow's limit, about 89 million)",
+    )
+
+
+def pixel_limit(value: int | None, error: type[Exception]):
+    """The image pixel limit ``--max-pixels`` asks for, for the command's duration."""
+    from ..data.images import pixel_limit as limit
+
+    if value is not None and value < 1:
+        raise error(f"--max-pixels {value}: must be at least 1")
+    return limit(value)
+
+
 def add_output_options(p: argparse.ArgumentParser) -> None:
-    """--keep-outside-window, --overwrite, --device and --progress, as translate and augment
-    share them."""
+    """--keep-outside-window, --overwrite, --device, --progress and --max-pixels, as
+    translate and augment share them."""
     p.add_argument(
         "--keep-outside-window",
         action="store_true",
@@ -25,6 +45,7 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="progress bar (bar), a few plain lines (lines), or bar on a terminal",
     )
+    add_max_pixels(p)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -117,6 +138,13 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..translate import TranslateError
+
+    with pixel_limit(args.max_pixels, TranslateError):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..translate import (
         TranslateError,
         Translator,
@@ -220,6 +248,13 @@ def add_augment_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_augment(args: argparse.Namespace) -> int:
+    from ..translate import TranslateError
+
+    with pixel_limit(args.max_pixels, TranslateError):
+        return _run_augment(args)
+
+
+def _run_augment(args: argparse.Namespace) -> int:
     from ..translate import TranslateError, Translator, style_variants
     from ..translate.augment import augment, plan_augment
 

@@ -28,7 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..fs import atomic_write
+from ..fs import atomic_write, is_within
+from ..pretrained import CONFIG_NAME, WEIGHTS_NAME, model_folder
 from ..translate import Translator
 from .errors import ExportError
 from .onnx import export_onnx
@@ -91,6 +92,15 @@ def export_model(
     if exporter is None:
         raise ExportError(f"--format {fmt}: unknown; choose one of: {', '.join(EXPORTERS)}")
     output = Path(output)
+    if output.is_dir():
+        raise ExportError(f"--output {output}: is a folder; give the name of the file to write")
+    folder = model_folder(model_path)
+    for own in (folder, folder / CONFIG_NAME, folder / WEIGHTS_NAME):
+        if is_within(own, output):  # the file itself, or a folder holding it
+            raise ExportError(
+                f"--output {output}: would write over the model's own {own}; inputs are never "
+                "overwritten (not even with --overwrite): choose another file"
+            )
     if output.exists() and not overwrite:
         raise ExportError(f"--output {output}: exists already; pass --overwrite to replace it")
     translator = Translator.load(model_path, "cpu")
@@ -112,5 +122,24 @@ def export_model(
         "unpaired.io": f"{described} -> translated (N, {c_out}, H, W); images in [-1, 1]",
     }
     errors: list[float] = []
-    atomic_write(output, lambda tmp: errors.append(exporter(net, inputs, tmp, dims, metadata)))
+    try:
+        atomic_write(output, lambda tmp: errors.append(exporter(net, inputs, tmp, dims, metadata)))
+    except Exception as exc:
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        # Name the file asked for, not the temporary one (which is gone).
+        raise OSError(cause.errno, cause.strerror, str(output)) from None
     return ExportResult(output, errors[0])
+
+
+def _os_error(exc: BaseException | None) -> OSError | None:
+    """The operating-system error behind ``exc`` (the exporters wrap it in their own), if
+    any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -61,9 +61,12 @@ def frechet_distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -
 
     Returns:
         ``|mu1 - mu2|^2 + tr(sigma1) + tr(sigma2) - 2 tr((sigma1 sigma2)^(1/2))`` (>= 0 up to
-        round-off), computed in float64.
+        round-off), computed in float64; NaN when a statistic is not finite (features of NaN
+        images: the eigendecomposition would not converge).
     """
     mu1, mu2, sigma1, sigma2 = (t.double() for t in (mu1, mu2, sigma1, sigma2))
+    if not all(bool(torch.isfinite(t).all()) for t in (mu1, mu2, sigma1, sigma2)):
+        return float("nan")
     root = _psd_sqrt(sigma1)
     product = root @ sigma2 @ root
     eigenvalues = torch.linalg.eigvalsh((product + product.T) / 2).clamp(min=0)

@@ -19,7 +19,8 @@ without ``.nii.gz`` / ``.png`` / ...; a DICOM series folder's stem is its name),
 supported extension. Before anything is written, every image must have exactly one mask of
 the same size (2-D ``(H, W)``, or the volume's shape; a mask of another format than its
 image must have the same dimensions in some order), and no output may exist unless
-``overwrite``.
+``overwrite``. No output may replace an input, with or without ``overwrite`` (real paths are
+compared: an output folder that is a symlink to an input folder counts).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from ..fs import atomic_folder, atomic_write, is_within
 from ..medical.sources import list_sources, source_stem
 from ..medical.volume import probe
 from ..medical.windows import model_windows
-from .files import Job, translate_files
+from .files import Job, input_guard, refuse_input_overwrite, translate_files
 from .variants import PLAIN, TranslateError, Variant, tagged
 
 __all__ = ["AugmentPair", "AugmentReport", "augment", "plan_augment"]
@@ -119,6 +120,13 @@ def plan_augment(
             raise TranslateError(
                 f"--output {output}: is inside {option} {folder}; choose a folder outside it"
             )
+        for written in (output / "images", output / "masks"):
+            if is_within(folder, written):
+                raise TranslateError(
+                    f"--output {output}: {option} {folder} is (inside) {written}, where the "
+                    "outputs are written; inputs are never overwritten (not even with "
+                    "--overwrite): choose another output folder"
+                )
     by_key: dict[tuple[str, ...], Path] = {}
     for mask in _sources(masks, "--masks"):
         key = _key(mask, masks)
@@ -159,13 +167,16 @@ def plan_augment(
                 output / "masks" / _relative(mask, masks),
             )
         )
+    outputs = [
+        tagged(p, v.tag)
+        for pair in pairs
+        for p in (pair.image_output, pair.mask_output)
+        for v in variants
+    ]
+    guarded = input_guard([p for pair in pairs for p in (pair.image, pair.mask)])
+    for path in [*outputs, output / MANIFEST_NAME]:
+        refuse_input_overwrite(path, guarded, f"--output {output}")
     if not overwrite:
-        outputs = [
-            tagged(p, v.tag)
-            for pair in pairs
-            for p in (pair.image_output, pair.mask_output)
-            for v in variants
-        ]
         existing = [p for p in [*outputs, output / MANIFEST_NAME] if p.exists()]
         if existing:
             raise TranslateError(

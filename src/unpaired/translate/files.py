@@ -40,11 +40,20 @@ from ..data.transforms import resize
 from ..fs import atomic_write, is_within
 from ..medical.sources import SOURCE_SUFFIXES, full_suffix, list_sources
 from ..progress import CountProgress
+from . import memory
 from .translator import Translator, short_side_size
 from .variants import PLAIN, TranslateError, Variant, tagged
 from .volumes import needs_medical, translate_medical
 
-__all__ = ["Job", "TranslateError", "TranslateReport", "plan_jobs", "translate_files"]
+__all__ = [
+    "Job",
+    "TranslateError",
+    "TranslateReport",
+    "input_guard",
+    "plan_jobs",
+    "refuse_input_overwrite",
+    "translate_files",
+]
 
 _SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
 _GLOB_CHARS = frozenset("*?[")
@@ -116,6 +125,31 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], Path | None]:
     return pairs, folder
 
 
+def input_guard(sources: Sequence[Path]) -> dict[str, Path]:
+    """Real path -> input for every input file or series folder and every folder above one:
+    an output at any of these paths would replace an input (or the folder holding it)."""
+    guarded: dict[str, Path] = {}
+    for source in sources:
+        real = os.path.realpath(source)
+        guarded.setdefault(real, source)
+        parent = os.path.dirname(real)
+        while parent not in guarded and parent != os.path.dirname(parent):
+            guarded[parent] = source
+            parent = os.path.dirname(parent)
+    return guarded
+
+
+def refuse_input_overwrite(output: Path, guarded: dict[str, Path], option: str) -> None:
+    """A :class:`TranslateError` when writing ``output`` would replace an input (real paths:
+    symlinks to inputs count), with or without ``--overwrite``."""
+    source = guarded.get(os.path.realpath(output))
+    if source is not None:
+        raise TranslateError(
+            f"{option}: {output} would write over the input {source}; inputs are never "
+            "overwritten (not even with --overwrite): choose another output folder"
+        )
+
+
 def plan_jobs(
     inputs: Sequence[str],
     output_dir: str | Path,
@@ -136,7 +170,6 @@ def plan_jobs(
     real_out = os.path.realpath(output_dir)
     jobs: list[Job] = []
     seen: dict[str, Path] = {}
-    sources: set[str] = set()
     for spec in inputs:
         pairs, folder = _expand(spec)
         if folder is not None and is_within(output_dir, folder):
@@ -156,17 +189,13 @@ def plan_jobs(
                     "translate them into different --output folders"
                 )
             seen[key] = source
-            sources.add(os.path.realpath(source))
             jobs.append(job)
     if not jobs:
         raise TranslateError(f"--input {' '.join(inputs)}: no image files found")
     outputs = [tagged(job.output, v.tag) for job in jobs for v in variants]
+    guarded = input_guard([job.source for job in jobs])
     for output in outputs:
-        if os.path.realpath(output) in sources:
-            raise TranslateError(
-                f"--output {output_dir}: {output} would write over the input file "
-                f"{output}; choose another output folder"
-            )
+        refuse_input_overwrite(output, guarded, f"--output {output_dir}")
     existing = [output for output in outputs if output.exists()]
     if existing and not overwrite:
         raise TranslateError(
@@ -174,6 +203,36 @@ def plan_jobs(
             f"{existing[0]}); pass --overwrite to replace them"
         )
     return jobs
+
+
+def _memory_problem(
+    translator: Translator, pixels: int, tiled: bool, channels: tuple[int, int], batch: int
+) -> str | None:
+    """Why an image of ``pixels`` pixels (translated in tiles or whole, ``batch`` at a time)
+    cannot be translated in the memory available now (None: it fits, or the system does not
+    say)."""
+    available = memory.available_memory()
+    if available is None:
+        return None
+    network = translator.tile * translator.tile if tiled else pixels * batch
+    need = memory.translation_bytes(1, pixels, *channels, network) * (1 if tiled else batch)
+    if need <= available:
+        return None
+    return (
+        f"translating it needs about {memory.format_bytes(need)} of memory and "
+        f"{memory.format_bytes(available)} is available; free memory, or translate it "
+        "smaller (--size)"
+    )
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is running out of memory (NumPy, CPU or GPU torch)."""
+    if isinstance(exc, MemoryError | torch.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in text or "out of memory" in text
+    )
 
 
 @dataclass(frozen=True)
@@ -277,8 +336,20 @@ def translate_files(
         except (ImageReadError, OSError) as exc:
             fail(job, str(exc))
             continue
+        pixels = width * height
         if size is not None:
             height, width = short_side_size(height, width, size)
+        tiled = translator.uses_tiles(height, width)
+        problem = _memory_problem(
+            translator,
+            max(pixels, height * width),
+            tiled,
+            (c_in, c_out),
+            1 if tiled else min(batch_size, len(jobs)),
+        )
+        if problem is not None:
+            fail(job, f"cannot translate '{job.source}' ({width}x{height}): {problem}")
+            continue
         suffix_ok = job.output.suffix.lower() in _SIXTEEN_BIT_SUFFIXES
         bits = 16 if deep and written_channels == 1 and suffix_ok else 8
         if deep and written_channels != 1 and not warned_bits:
@@ -305,11 +376,24 @@ def translate_files(
             same = len({tuple(x.shape) for _, x in loaded}) == 1
             groups = [loaded] if same else [[pair] for pair in loaded]
             for group in groups:
-                x = torch.stack([image for _, image in group])
-                if size is not None:
-                    x = resize(x, *short_side_size(x.shape[-2], x.shape[-1], size))
-                for variant in variants:
-                    y = translator.translate_unit(x, direction, **variant.extras)
+                try:
+                    x = torch.stack([image for _, image in group])
+                    if size is not None:
+                        x = resize(x, *short_side_size(x.shape[-2], x.shape[-1], size))
+                    ys = [translator.translate_unit(x, direction, **v.extras) for v in variants]
+                except Exception as exc:
+                    if not _out_of_memory(exc):
+                        raise
+                    x = ys = None  # let the tensors go before going on
+                    for item, _ in group:
+                        h, w = item.size
+                        fail(
+                            item.job,
+                            f"cannot translate '{item.job.source}' ({w}x{h}): out of memory; "
+                            "free memory, or translate it smaller (--size)",
+                        )
+                    continue
+                for variant, y in zip(variants, ys, strict=True):
                     for (item, _), xi, yi in zip(group, x, y, strict=True):
                         result = _side_by_side(xi, yi) if side_by_side else yi
                         output = tagged(item.job.output, variant.tag)
