@@ -166,8 +166,18 @@ RESUMABLE_KEYS = frozenset(
         "keep_best",
         "tensorboard",
         "wandb",
+        # A learning rate may change (e.g. lowered after a divergence): the resumed run then
+        # continues from the checkpoint at the new rate, no longer exactly as it would have.
+        "optim.lr",
     }
 )
+
+
+def resumable(key: str) -> bool:
+    """Whether a resumed run may change option ``key`` (dotted): :data:`RESUMABLE_KEYS`, and
+    every model family's learning rate (``<family>.lr``)."""
+    return key in RESUMABLE_KEYS or key.rsplit(".", 1)[-1] == "lr"
+
 
 # The demo domains learn a visible translation in minutes on 2 CPU cores with these settings
 # (each recipe adds the sizes of its own section: Recipe.demo).
@@ -379,6 +389,13 @@ def validate(config: TrainConfig) -> None:
     positive("data.load_size", data.load_size)
     positive("data.demo_size", data.demo_size)
     positive("data.demo_images", data.demo_images)
+    positive("data.num_samples", data.num_samples)
+    if config.name is not None:
+        name = str(config.name)
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise ConfigError(
+                f"option name: must be a plain folder name (no '/', not '.' or '..'), got {name!r}"
+            )
     positive("optim.lr", config.optim.lr)
     if config.epochs < 0 or config.epochs_decay < 0 or config.epochs + config.epochs_decay == 0:
         raise ConfigError("options epochs/epochs_decay: need at least one epoch in total")

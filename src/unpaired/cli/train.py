@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="override any option, e.g. --set cyclegan.lambda_identity=0 (repeatable)",
     )
     p.add_argument("--resume", metavar="RUN", help="continue the run in this run folder")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="start over in an existing run folder that has no checkpoint (a run that stopped "
+        "before its first save): --resume RUN --restart starts it from its config.yaml, "
+        "--name NAME --restart with the options given; a folder with a checkpoint is never "
+        "cleared",
+    )
+    p.add_argument(
+        "--allow-data-change",
+        action="store_true",
+        help="resume although the training images changed since the checkpoint (files added, "
+        "removed or replaced): the run goes on, no longer exactly as it would have",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--name", help="run name (folder under --runs-dir)")
     p.add_argument("--runs-dir", help="where run folders go (default: runs)")
@@ -146,15 +161,20 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return layer
 
 
-def _default_name(layer: dict[str, Any], runs_dir: Path) -> str:
-    """demo / the DATA folder's name / <a>2<b>, with -2, -3... so nothing is overwritten."""
+def _base_name(layer: dict[str, Any]) -> str:
+    """demo / the DATA folder's name / <a>2<b>."""
     data = layer.get("data", {})
     if data.get("root"):
-        base = Path(data["root"]).resolve().name
-    elif data.get("dir_a") and data.get("dir_b"):
-        base = f"{Path(data['dir_a']).resolve().name}2{Path(data['dir_b']).resolve().name}"
-    else:
-        base = "demo"
+        return Path(data["root"]).resolve().name or "run"
+    if data.get("dir_a") and data.get("dir_b"):
+        return f"{Path(data['dir_a']).resolve().name}2{Path(data['dir_b']).resolve().name}"
+    return "demo"
+
+
+def _default_name(layer: dict[str, Any], runs_dir: Path) -> str:
+    """:func:`_base_name` with -2, -3... so nothing is overwritten (what a dry run shows; a
+    real run takes its folder atomically, see rundir.claim_new)."""
+    base = _base_name(layer)
     name, n = base, 1
     while (runs_dir / name).exists():
         n += 1
@@ -162,7 +182,9 @@ def _default_name(layer: dict[str, Any], runs_dir: Path) -> str:
     return name
 
 
-def _new_config(args: argparse.Namespace) -> cfg.TrainConfig:
+def _new_config(args: argparse.Namespace) -> tuple[cfg.TrainConfig, list[dict[str, Any]], str]:
+    """The config of a new run, its layers, and the base of its name ("" when --name or the
+    config file gave one)."""
     file_layer = cfg.load_yaml(args.config) if args.config else {}
     user = cfg.merge(file_layer, _overrides(args))
     data = user.get("data", {})
@@ -177,10 +199,10 @@ def _new_config(args: argparse.Namespace) -> cfg.TrainConfig:
 
     layers = [user, {"data": folders}] if folders else [demo_preset(), user]
     config = configure(*layers)
-    if "name" not in user:
-        name = _default_name(user, Path(config.runs_dir))
-        config = configure(*layers, {"name": name})
-    return config
+    if "name" in user:
+        return config, layers, ""
+    name = _default_name(user, Path(config.runs_dir))
+    return configure(*layers, {"name": name}), layers, _base_name(user)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -196,30 +218,116 @@ def run(args: argparse.Namespace) -> int:
 
 def _train_here(args: argparse.Namespace, where: Any) -> int:
     from ..training import distributed
-    from ..training.loop import TrainingInterrupted, resume_config, train
+    from ..training.loop import TrainingInterrupted, train
 
-    if args.resume:
-        if args.data or args.dir_a or args.dir_b or args.config:
-            raise cfg.ConfigError(
-                "--resume RUN: the run's data and config come from its checkpoint"
+    if args.resume and (args.data or args.dir_a or args.dir_b or args.config):
+        raise cfg.ConfigError("--resume RUN: the run's data and config come from its checkpoint")
+    # Rank 0 takes the run folder (name, lock) and reads the checkpoint, then hands the result
+    # to the others (their disks may not have it); its lock is held until the run ends.
+    with ExitStack() as held:
+        config, state, run_dir = distributed.share(lambda: _prepare(args, held), where)
+        if args.dry_run:
+            if where.is_main:
+                print(cfg.dump_yaml(config), end="")
+            return 0
+        progress = {"auto": None, "bar": True, "lines": False}[args.progress]
+        try:
+            out = train(
+                config,
+                run_dir=run_dir,
+                resume=state,
+                progress=progress,
+                locked=True,
+                allow_data_change=args.allow_data_change,
             )
-        run_dir = Path(args.resume)
-        # Rank 0 reads the checkpoint and hands it to the others (their disks may not have it).
-        config, state = distributed.share(lambda: resume_config(run_dir, _overrides(args)), where)
-    else:
-        # Rank 0 picks the run name (the next free demo-N), so all ranks agree on it.
-        config, state, run_dir = distributed.share(lambda: _new_config(args), where), None, None
-    if args.dry_run:
-        if where.is_main:
-            print(cfg.dump_yaml(config), end="")
-        return 0
-    progress = {"auto": None, "bar": True, "lines": False}[args.progress]
-    try:
-        out = train(config, run_dir=run_dir, resume=state, progress=progress)
-    except TrainingInterrupted as exc:
-        if where.is_main:
-            print(str(exc), file=sys.stderr)
-        return 130
+        except TrainingInterrupted as exc:
+            if where.is_main:
+                print(str(exc), file=sys.stderr)
+            return 130
     if where.is_main:
         print(f"done: {out} (samples in {out / 'samples'}, model in {out / 'model'})")
     return 0
+
+
+def _prepare(args: argparse.Namespace, held: ExitStack) -> tuple[Any, dict | None, Path | None]:
+    """(config, checkpoint or None, run folder) on rank 0; the folder locked in ``held``
+    (nothing is made or locked for a dry run)."""
+    from ..recipes import configure
+    from ..training import rundir
+    from ..training.loop import resume_config
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        if args.restart:
+            return _restart(args, run_dir, held)
+        if not args.dry_run:
+            held.enter_context(rundir.lock_existing(run_dir))
+        config, state = resume_config(run_dir, _overrides(args))
+        return config, state, run_dir
+    config, layers, base = _new_config(args)
+    if args.dry_run:
+        return config, None, None
+    runs_dir = Path(config.runs_dir)
+    if rundir.elastic_restart():
+        found = _elastic_continue(config, runs_dir, base, held)
+        if found is not None:
+            return found
+    name, lock = rundir.claim_new(
+        runs_dir, base or str(config.name), explicit=not base, restart=args.restart
+    )
+    held.enter_context(lock)
+    if lock.created:
+        rundir.mark_elastic(runs_dir / name)
+    if name != config.name:
+        config = configure(*layers, {"name": name})
+    return config, None, runs_dir / name
+
+
+def _restart(args: argparse.Namespace, run_dir: Path, held: ExitStack):
+    """``--resume RUN --restart``: start a run without a checkpoint over, from step 0, with the
+    options of its config.yaml (and any given now)."""
+    from ..recipes import configure
+    from ..training import rundir
+
+    held.enter_context(rundir.lock_existing(run_dir))
+    if rundir.checkpoint_files(run_dir):
+        raise rundir.RunFolderError(
+            f"--restart: run folder {run_dir} has a checkpoint; continue it with --resume "
+            f"{run_dir} (a trained run is never cleared)"
+        )
+    if not (run_dir / "config.yaml").is_file():
+        raise rundir.RunFolderError(
+            f"--restart: run folder {run_dir} has no config.yaml to start over from; start a "
+            f"new run there with: unpaired train DATA --runs-dir {run_dir.parent} --name "
+            f"{run_dir.name} --restart"
+        )
+    layer = cfg.load_yaml(run_dir / "config.yaml")
+    where = {"name": run_dir.name, "runs_dir": str(run_dir.parent)}
+    config = configure(layer, _overrides(args), where)
+    if not args.dry_run:
+        rundir.clear_run(run_dir)
+    return config, None, run_dir
+
+
+def _elastic_continue(config: Any, runs_dir: Path, base: str, held: ExitStack):
+    """A worker group that ``torchrun --max-restarts`` restarted runs the same command again:
+    continue the folder the first attempt made, from its checkpoint (or from step 0 when it
+    had none yet). None: no such folder (a new run)."""
+    from ..training import rundir
+    from ..training.loop import resume_config
+
+    name = rundir.find_elastic(runs_dir, base) if base else str(config.name)
+    run_dir = runs_dir / name if name else None
+    if run_dir is None or not run_dir.is_dir():
+        return None
+    # The failed attempt's rank 0 may still be exiting: wait for its lock.
+    held.enter_context(rundir.lock_existing(run_dir, wait=60))
+    overrides = cfg.merge(cfg.to_dict(config), {"name": name})
+    if (run_dir / "checkpoints" / "latest.pt").is_file():
+        config, state = resume_config(run_dir, overrides)
+        print(f"torchrun restart: resuming {run_dir} from step {state['position']['step']}")
+        return config, state, run_dir
+    from ..recipes import configure
+
+    rundir.clear_run(run_dir)
+    return configure(overrides), None, run_dir

@@ -8,7 +8,9 @@ worker processes.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import random
 import warnings
 from collections.abc import Iterator, Sequence
@@ -111,6 +113,24 @@ class SingleFolder(Dataset):
         if self.slices is None:
             return read_image(self.paths[i], self.channels)
         return self.slices.read_tensor(i, self.channels)
+
+    def fingerprint(self) -> dict[str, int | str]:
+        """What the images of this folder are: their count and the SHA-256 of their paths
+        (relative to the folder) and file sizes, in order. A file added, removed, renamed or
+        replaced by one of another size changes it (kept in checkpoints: a resume on changed
+        data is no longer exact)."""
+        h = hashlib.sha256()
+        for path in self.paths:
+            try:
+                size = os.stat(path).st_size
+            except OSError:
+                size = -1
+            try:
+                rel = path.relative_to(self.folder).as_posix()
+            except ValueError:
+                rel = path.as_posix()
+            h.update(f"{rel}\0{size}\n".encode("utf-8", "surrogateescape"))
+        return {"items": len(self.paths), "sha256": h.hexdigest()}
 
     def output_sizes(self) -> set[tuple[int, int]]:
         """The distinct (H, W) the preprocessing produces for these images."""

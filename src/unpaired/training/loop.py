@@ -14,7 +14,7 @@ import math
 import signal
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from .. import config as cfg
+from ..errors import UnpairedError
+from ..fs import atomic_write
 from ..pretrained import save_pretrained
 from ..recipes import RECIPES, StepContext, configure
 from ..recipes.schedules import step_scheduler
 from ..recipes.steps import GradScalers, StepOptions
 from ..report import write_report
-from . import distributed
+from . import distributed, rundir
 from .assemble import build_data, build_evaluator, model_info, resolve_device
 from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .tracking import (
@@ -45,6 +47,14 @@ from .tracking import (
 # Under torchrun the ranks agree on a stop request (Ctrl-C, SIGTERM) every this many steps;
 # a collective per step would make every GPU step wait for the host.
 STOP_CHECK_EVERY = 10
+
+
+class TrainingDiverged(UnpairedError):
+    """A loss (or a weight) stopped being finite; nothing of that state was saved."""
+
+
+class DataChanged(UnpairedError):
+    """The training images differ from those the checkpoint was trained on."""
 
 
 class TrainingInterrupted(Exception):
@@ -113,8 +123,9 @@ class Run:
     ) -> None:
         self.config, self.run_dir = config, run_dir
         self.dist = where = where or distributed.Dist()
+        device = resolve_device(config.device)  # a ConfigError naming the option already
         try:
-            self.device = distributed.rank_device(resolve_device(config.device), where)
+            self.device = distributed.rank_device(device, where)
         except ValueError as exc:
             raise cfg.ConfigError(f"option device: {exc}") from None
         self.spec = spec = RECIPES.get(config.model)
@@ -128,6 +139,10 @@ class Run:
         )
         if where.is_main:
             distributed.barrier(where)
+        self.data_fingerprint = {
+            "a": self.dataset.domain_a.fingerprint(),
+            "b": self.dataset.domain_b.fingerprint(),
+        }
         self.model = spec.build(config).to(self.device)
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -147,6 +162,14 @@ class Run:
         optimizers = spec.optimizers(self.model, config)
         self.opt_g, self.opt_d = optimizers.opt_g, optimizers.opt_d
         self.sched_g, self.sched_d = optimizers.sched_g, optimizers.sched_d
+        # The configured (undecayed) rate of each parameter group: a resume that changes it
+        # rescales the restored rates (see restore).
+        self.base_lrs = {
+            key: [group.get("initial_lr", group["lr"]) for group in opt.param_groups]
+            for key, opt in (("g", self.opt_g), ("d", self.opt_d))
+        }
+        self.lr_changed: list[tuple[float, float]] = []
+        self.saved_step: int | None = None  # the step of the last checkpoint (None: none yet)
         self.pools = spec.pools(config, config.seed * 2 + 1_000_003 * where.rank)
         options = StepOptions(
             fused=(
@@ -188,6 +211,50 @@ class Run:
             "weights_sha256": weights_digest(self.model) if self.dist.enabled else None,
         }
 
+    def check_finite(self, collective: bool = True) -> None:
+        """Raise :class:`TrainingDiverged` when a loss summed since the last log, the epoch's
+        loss or a weight is not finite (one host sync; every rank calls it when
+        ``collective``, and all stop together)."""
+        flags = [torch.isfinite(v).all() for v in self.log_sums.values()]
+        flags.append(torch.isfinite(self.epoch_loss).all())
+        flags += [torch.isfinite(p.detach()).all().cpu() for p in self.model.parameters()]
+        flags = [f.cpu() for f in flags]
+        bad = not bool(torch.stack(flags).all())
+        if collective:
+            bad = distributed.any_rank(bad, self.dist)
+        if not bad:
+            return
+        for key, value in self.log_sums.items():
+            if not bool(torch.isfinite(value).all()):
+                what = f"loss {key} is {float(value / max(self.log_count, 1))}"
+                break
+        else:
+            what = "a weight is not finite"
+        raise self.diverged(what, "in the steps since the last log")
+
+    def diverged(self, what: str, when: str = "") -> TrainingDiverged:
+        """The one-line error of a divergence at the current step: what is kept and how to
+        resume from it (with a lower learning rate)."""
+        key = "optim.lr"
+        section = self.config.sections.get(self.spec.name)
+        if section is not None and hasattr(section, "lr"):
+            key = f"{self.spec.name}.lr"
+        base = self.base_lrs["g"][0]
+        lower = f"{base / 10 if base <= 1e-2 else 1e-4:.3g}"
+        where = f"at step {self.pos.step}" + (f" ({when})" if when else "")
+        if self.saved_step is None:
+            return TrainingDiverged(
+                f"training diverged: {what} {where}; "
+                "no checkpoint had been saved yet; start over with a lower learning rate: "
+                f"unpaired train --resume {self.run_dir} --restart --set {key}={lower}"
+            )
+        return TrainingDiverged(
+            f"training diverged: {what} {where}; nothing after step {self.saved_step} was saved: "
+            f"{self.run_dir / 'checkpoints' / 'latest.pt'} and model/ are from step "
+            f"{self.saved_step}; resume from there with a lower learning rate: "
+            f"unpaired train --resume {self.run_dir} --set {key}={lower}"
+        )
+
     def state(self) -> dict[str, Any] | None:
         """The checkpoint: on rank 0 (None elsewhere); every rank must call it (a gather).
 
@@ -212,6 +279,8 @@ class Run:
             "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
             "scalers": {k: s.state_dict() for k, s in vars(self.context.scalers).items() if s},
             **ranks[0],
+            "data": self.data_fingerprint,
+            "base_lrs": self.base_lrs,
             "world_size": self.dist.world_size,
             "other_ranks": ranks[1:],
         }
@@ -225,7 +294,9 @@ class Run:
         self.sched_d.load_state_dict(state["schedulers"]["d"])
         for key, scaler_state in state["scalers"].items():
             getattr(self.context.scalers, key).load_state_dict(scaler_state)
+        self._rescale_lrs(state)
         self.pos = Position(**state["position"])
+        self.saved_step = self.pos.step
         saved_world = state.get("world_size", 1)
         if saved_world != self.dist.world_size and self.dist.is_main:
             warnings.warn(
@@ -248,10 +319,64 @@ class Run:
         self.epoch_steps = mine["epoch_loss"]["steps"]
         set_rng_state(mine["rng"])
 
+    def _rescale_lrs(self, state: dict[str, Any]) -> None:
+        """A resume with another learning rate: scale the restored (maybe decayed) rates and
+        the schedulers' base rates by new / old, group by group."""
+        saved = state.get("base_lrs") or {
+            key: [g.get("initial_lr") for g in state["optimizers"][key]["param_groups"]]
+            for key in ("g", "d")
+        }
+        for key, opt, sched in (("g", self.opt_g, self.sched_g), ("d", self.opt_d, self.sched_d)):
+            pairs = zip(saved.get(key, []), self.base_lrs[key], strict=False)
+            for i, (old, new) in enumerate(pairs):
+                if old is None or not old or old == new:
+                    continue
+                ratio = new / old
+                group = opt.param_groups[i]
+                group["lr"] *= ratio
+                if "initial_lr" in group:
+                    group["initial_lr"] = new
+                if hasattr(sched, "base_lrs"):
+                    sched.base_lrs[i] = new
+                last = getattr(sched, "_last_lr", None)
+                if isinstance(last, list) and i < len(last):
+                    last[i] = group["lr"]
+                if (old, new) not in self.lr_changed:
+                    self.lr_changed.append((old, new))
+
+    def check_data(self, state: dict[str, Any], allow_change: bool) -> None:
+        """Refuse (or, with ``allow_change``, warn about) training images that differ from
+        those the checkpoint was trained on: exact resume no longer holds."""
+        saved = state.get("data")
+        if not isinstance(saved, dict):
+            return  # written before fingerprints (unpaired 0.1)
+        changes = []
+        for domain in ("a", "b"):
+            old, new = saved.get(domain), self.data_fingerprint[domain]
+            if isinstance(old, dict) and old != new:
+                count = (
+                    f"{old.get('items')} -> {new['items']} images"
+                    if old.get("items") != new["items"]
+                    else "files renamed or replaced"
+                )
+                changes.append(f"domain {domain.upper()}: {count}")
+        if not changes:
+            return
+        text = (
+            f"the training images changed since the checkpoint in {self.run_dir} was "
+            f"written ({'; '.join(changes)}): the run cannot continue exactly"
+        )
+        if not allow_change:
+            raise DataChanged(f"{text}; resume anyway with --allow-data-change")
+        if self.dist.is_main:
+            warnings.warn(f"{text}; continuing (--allow-data-change)", stacklevel=2)
+
     def save(self, epoch_copy: bool = False) -> None:
         """Write checkpoints/latest.pt (and an epoch copy) and the shareable model folder.
 
-        Every rank calls it; rank 0 writes."""
+        Every rank calls it; rank 0 writes. A state that is not finite (a divergence) is
+        never saved: :class:`TrainingDiverged` leaves the last finite checkpoint and model."""
+        self.check_finite()
         state = self.state()
         if state is None:
             return
@@ -261,11 +386,13 @@ class Run:
             save_checkpoint(ckpt_dir / f"epoch_{self.pos.epoch:04d}.pt", state)
         info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
         save_pretrained(self.run_dir / "model", self.model, info)
+        self.saved_step = self.pos.step
 
     def evaluate(self, logger: JsonlLogger, progress: Progress) -> None:
         """FID/KID of the current generators into metrics.jsonl (leaves every RNG as it was)."""
         from .evaluator import format_record
 
+        self.check_finite(collective=False)  # the evaluator runs on rank 0 alone
         info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
         record = self.evaluator(self.model, self.pos.step, info)
         logger.log(record)
@@ -316,6 +443,11 @@ class Run:
         keys = [k for k in self.spec.loss_keys if k in self.log_sums]
         means = distributed.mean([self.log_sums[k] / n for k in keys], self.dist)
         record.update({k: float(v) for k, v in zip(keys, means, strict=True)})
+        for k in keys:  # the means are the same on every rank: all stop together
+            if not math.isfinite(record[k]):
+                first = self.pos.step - n + 1
+                span = "" if n == 1 else f"the mean of steps {first}-{self.pos.step}"
+                raise self.diverged(f"loss {k} is {record[k]}", span)
         record["sec_per_step"] = seconds / n
         record["time"] = time.time()
         logger.log(record)
@@ -406,9 +538,9 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 def new_run_dir(config: cfg.TrainConfig) -> Path:
     """``<runs_dir>/<name>`` for a new run; an existing run is never overwritten. Not created
-    here: the caller creates it once the run has been assembled without error."""
+    here (see :func:`unpaired.training.rundir.claim_new`, which creates and locks it)."""
     run_dir = Path(config.runs_dir) / str(config.name)
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if rundir.run_contents(run_dir):
         raise cfg.ConfigError(
             f"run folder {run_dir} already exists; continue it with --resume {run_dir} "
             "or pick another --name"
@@ -421,20 +553,56 @@ def train(
     run_dir: str | Path | None = None,
     resume: dict[str, Any] | None = None,
     progress: bool | None = None,
+    *,
+    locked: bool = False,
+    allow_data_change: bool = False,
 ) -> Path:
     """Train the model ``config.model`` names as ``config`` says; returns the run folder.
 
     ``resume`` is a loaded checkpoint (see :func:`resume_config`), and ``run_dir`` its folder.
-    Raises :class:`TrainingInterrupted` after a signal, once the checkpoint is safely written.
+    The run folder is locked for the whole run (see :mod:`unpaired.training.rundir`), unless
+    the caller holds its lock already (``locked``). ``allow_data_change``: resume although the
+    training images differ from the checkpoint's (a warning instead of an error).
+    Raises :class:`TrainingInterrupted` after a signal, once the checkpoint is safely written;
+    :class:`TrainingDiverged` when a loss stops being finite (nothing of it saved).
     """
     where = distributed.setup()  # under torchrun: join the group; else a no-op
+    with ExitStack() as held:
+        if run_dir is None:
+
+            def claim() -> Path:
+                runs_dir = Path(config.runs_dir)
+                name, lock = rundir.claim_new(runs_dir, str(config.name), explicit=True)
+                held.enter_context(lock)
+                return runs_dir / name
+
+            run_dir = distributed.share(claim, where)
+        elif not locked:
+
+            def lock() -> None:
+                held.enter_context(rundir.lock_folder(Path(run_dir)))
+
+            distributed.share(lock, where)
+        run_dir = Path(run_dir)
+        if where.is_main:
+            rundir.clean_stale_temporaries(run_dir)
+        return _train(config, run_dir, resume, progress, where, allow_data_change)
+
+
+def _train(
+    config: cfg.TrainConfig,
+    run_dir: Path,
+    resume: dict[str, Any] | None,
+    progress: bool | None,
+    where: distributed.Dist,
+    allow_data_change: bool,
+) -> Path:
     main = where.is_main
     check_trackers(config.tensorboard, config.wandb)
     evaluator = build_evaluator(config) if main else None
-    if run_dir is None:
-        run_dir = distributed.share(lambda: new_run_dir(config), where)
-    run_dir = Path(run_dir)
-    run = Run(config, run_dir, where)  # bad data or device fail here, before any folder is made
+    run = Run(config, run_dir, where)  # bad data or device fail here, before anything is written
+    if resume is not None:
+        run.check_data(resume, allow_data_change)
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
     if evaluator is not None:
@@ -451,9 +619,23 @@ def train(
                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
             ) from None
         if main:
+            for old, new in run.lr_changed:
+                warnings.warn(
+                    f"learning rate {old:g} -> {new:g} from step {run.pos.step}: the run goes on "
+                    "from its checkpoint at the new rate (no longer exactly as it would have)",
+                    stacklevel=2,
+                )
+            if run.pos.step >= run.total_steps():
+                warnings.warn(
+                    f"the run is already at step {run.pos.step}, its end ({run.total_steps()} "
+                    "steps with these max_steps/epochs): nothing to train; give a larger "
+                    "--max-steps or --epochs to go on",
+                    stacklevel=2,
+                )
             truncate_after(metrics_path, run.pos.step)
     elif main:
-        (run_dir / "config.yaml").write_text(cfg.dump_yaml(config))
+        text = cfg.dump_yaml(config)
+        atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(text))
     if main:
         trackers = open_trackers(
             run_dir, str(config.name), cfg.to_dict(config), config.tensorboard, config.wandb
@@ -474,39 +656,103 @@ def train(
         }
     )
     try:
-        with stop_on_signals() as stop:
-            stopped = run.run(logger, bar, stop)
-    finally:
-        bar.close()
-    if run.log_count and not stopped:
-        run.log(logger, bar)
-    if run.evaluator is not None and not stopped and run.evaluator.last_step != run.pos.step:
-        run.evaluate(logger, bar)  # the final model is always scored
-    run.save()
+        try:
+            with stop_on_signals() as stop:
+                stopped = run.run(logger, bar, stop)
+        finally:
+            bar.close()
+        if run.log_count and not stopped:
+            run.log(logger, bar)
+        if run.evaluator is not None and not stopped and run.evaluator.last_step != run.pos.step:
+            run.evaluate(logger, bar)  # the final model is always scored
+        run.save()
+    except TrainingDiverged:
+        _log_quietly(logger, {"event": "diverged", "step": run.pos.step, "time": time.time()})
+        logger.close()
+        raise
+    final_error: OSError | None = None
     if main:
-        run.write_samples()
-        write_report(run_dir)
-    logger.log(
-        {"event": "interrupted" if stopped else "end", "step": run.pos.step, "time": time.time()}
-    )
+        try:
+            run.write_samples()
+            write_report(run_dir)
+        except OSError as exc:  # a full disk: the checkpoint and model are written already
+            final_error = exc
+    end = {"event": "interrupted" if stopped else "end", "step": run.pos.step, "time": time.time()}
+    _log_quietly(logger, end)
     logger.close()
     # Every rank leaves together: a rank that tears its process group down while rank 0 is
     # still writing the samples and report can abort at exit ("terminate called without an
     # active exception" from gloo), which failed torchrun runs now and then.
     distributed.barrier(where)
+    if final_error is not None:
+        warnings.warn(
+            f"the checkpoint and model/ of step {run.pos.step} are saved in {run_dir}; only the "
+            "final samples and report could not be written",
+            stacklevel=2,
+        )
+        raise final_error
     if stopped:
         raise TrainingInterrupted(run_dir, run.pos.step, where.world_size)
     return run_dir
 
 
+def _log_quietly(logger: JsonlLogger | NullLogger, record: dict[str, Any]) -> None:
+    """Log an end event; a full disk must not hide the error being reported."""
+    try:
+        logger.log(record)
+    except OSError:
+        pass
+
+
 def resume_config(run_dir: Path, overrides: dict[str, Any]) -> tuple[cfg.TrainConfig, dict]:
-    """Load ``run_dir/checkpoints/latest.pt`` and apply the ``overrides`` a resume may change."""
-    state = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
+    """Load ``run_dir/checkpoints/latest.pt`` and apply the ``overrides`` a resume may change.
+
+    The checkpoint must belong to the run: its config agrees with the folder's
+    ``config.yaml`` (a checkpoint copied in from another run is refused). A run folder without
+    a checkpoint (stopped before its first save) says how to start it over.
+    """
+    path = run_dir / "checkpoints" / "latest.pt"
+    if not path.is_file() and run_dir.is_dir() and not rundir.checkpoint_files(run_dir):
+        if (run_dir / "config.yaml").is_file():
+            raise rundir.RunFolderError(
+                f"run folder {run_dir} has no checkpoint to resume (the run stopped before its "
+                f"first save); start it over from step 0 with: {rundir.restart_hint(run_dir)}"
+            )
+    state = load_checkpoint(path)
     saved = state["config"]
+    flat_saved = cfg.flatten(saved)
+    _check_config_file(run_dir, flat_saved, path)
+    step = state.get("position", {}).get("step", 0)
     for key, value in cfg.flatten(overrides).items():
-        if key not in cfg.RESUMABLE_KEYS and cfg.flatten(saved).get(key, object()) != value:
+        if not cfg.resumable(key) and flat_saved.get(key, object()) != value:
             raise cfg.ConfigError(
                 f"option {key}: cannot change when resuming (the run used "
-                f"{cfg.flatten(saved).get(key)!r}); start a new run instead"
+                f"{flat_saved.get(key)!r}); start a new run instead"
+            )
+        if key == "max_steps" and value is not None and value < step:
+            raise cfg.ConfigError(
+                f"option max_steps: the run is at step {step} already; --max-steps {value} "
+                f"would end it before where it is (give more than {step}, or leave it out)"
             )
     return configure(saved, overrides), state
+
+
+def _check_config_file(run_dir: Path, flat_saved: dict[str, Any], path: Path) -> None:
+    """The folder's config.yaml and the checkpoint must describe the same run."""
+    try:
+        written = cfg.load_yaml(run_dir / "config.yaml")
+    except cfg.ConfigError:
+        return  # none (or unreadable): the checkpoint alone says what the run is
+    differ = [
+        key
+        for key, value in cfg.flatten(written).items()
+        if not cfg.resumable(key) and key in flat_saved and flat_saved[key] != value
+    ]
+    if differ:
+        key = differ[0]
+        more = f" and {len(differ) - 1} more" if len(differ) > 1 else ""
+        raise CheckpointError(
+            f"checkpoint {path} does not belong to this run: its {key} is {flat_saved[key]!r}, "
+            f"{run_dir / 'config.yaml'} says {cfg.flatten(written)[key]!r}{more}; resume the run "
+            "the checkpoint came from instead"
+        )
