@@ -14,6 +14,9 @@ Examples::
     python benchmarks/bench.py --sizes 64 128 --compare official plain fused --official DIR
     # inference images per second
     python benchmarks/bench.py --mode infer --sizes 256 --compare official plain --official DIR
+    # CUT / FastCUT against the reference (taesungp/contrastive-unpaired-translation in DIR)
+    python benchmarks/bench.py --sizes 128 256 --official-cut DIR \\
+        --compare official_cut cut official_fastcut fastcut
 
 Named configurations: ``plain`` (fp32, one network call per image set: what ``unpaired train``
 does on CPU), ``fused`` (fp32 with fused passes: the CUDA default), ``bf16``, ``fp16``,
@@ -42,6 +45,11 @@ CONFIGS: dict[str, dict] = {
     "bf16_cl": {"fused": True, "precision": "bf16", "channels_last": True},
     "compile": {"fused": True, "precision": "fp32", "compile": True},
     "official": {"official": True},
+    # CUT / FastCUT (issue 14): ours, and the reference code (--official-cut DIR)
+    "cut": {"family": "cut"},
+    "fastcut": {"family": "fastcut"},
+    "official_cut": {"official_cut": "CUT"},
+    "official_fastcut": {"official_cut": "FastCUT"},
 }
 
 
@@ -99,6 +107,97 @@ def _ours(args: argparse.Namespace, cfg: dict):
 
     def step():
         return cyclegan_step(model, opt_g, opt_d, batch, *pools, CycleGANConfig(), options, scalers)
+
+    return step
+
+
+def _ours_cut(args: argparse.Namespace, family: str):
+    """Our CUT / FastCUT step (reference defaults: resnet_9blocks, anti-aliased, 256 patches)."""
+    import torch
+
+    from unpaired.config import build_config
+    from unpaired.recipes import RECIPES, StepContext
+    from unpaired.recipes.steps import StepOptions
+
+    recipe = RECIPES.get(family)
+    config = build_config({"model": family, "data": {"image_size": args.size}})
+    device = torch.device(args.device)
+    model = recipe.build(config).to(device)
+    shape = (args.batch, 3, args.size, args.size)
+    batch = {k: torch.rand(shape, device=device) * 2 - 1 for k in "AB"}
+    if args.mode == "infer":
+        model.eval()
+
+        @torch.inference_mode()
+        def infer():
+            return model.g_ab(batch["A"])
+
+        return infer
+    opts = recipe.optimizers(model, config)
+    context = StepContext(config.section(family), StepOptions(), recipe_scalers())
+
+    def step():
+        return recipe.step(model, opts.opt_g, opts.opt_d, batch, context)
+
+    return step
+
+
+def recipe_scalers():
+    from unpaired.recipes.steps import GradScalers
+
+    return GradScalers()
+
+
+def _official_cut(args: argparse.Namespace, mode: str):
+    """The reference CUT code's step (CUTModel.optimize_parameters), built with its own option
+    parser at its defaults for ``mode`` (CUT or FastCUT); its heads are made on a first pass."""
+    sys.path.insert(0, str(Path(args.official_cut).resolve()))
+    import importlib.util
+    import types
+
+    import torch
+
+    if importlib.util.find_spec("torchvision") is None:
+        # Its util module imports torchvision for image helpers the step never calls; an empty
+        # stand-in keeps torchvision (and the CUDA build of torch it pulls here) out.
+        sys.modules["torchvision"] = types.ModuleType("torchvision")
+        sys.modules["torchvision.transforms"] = types.ModuleType("torchvision.transforms")
+    from models.cut_model import CUTModel  # the reference package
+    from options.train_options import TrainOptions
+
+    line = f"--model cut --CUT_mode {mode} --gpu_ids -1 --crop_size {args.size} "
+    line += f"--load_size {args.size} --batch_size {args.batch} --name bench "
+    line += "--checkpoints_dir /tmp/unpaired-bench-cut "
+    # Its mode defaults are set from sys.argv, not from cmd_line: give them explicitly.
+    line += {
+        "CUT": "--nce_idt True --lambda_NCE 1 --flip_equivariance False",
+        "FastCUT": "--nce_idt False --lambda_NCE 10 --flip_equivariance True",
+    }[mode]
+    opt = TrainOptions(cmd_line=line).gather_options()
+    opt.isTrain, opt.gpu_ids = True, []
+    model = CUTModel(opt)
+    shape = (args.batch, 3, args.size, args.size)
+    data = {
+        "A": torch.rand(shape) * 2 - 1,
+        "B": torch.rand(shape) * 2 - 1,
+        "A_paths": ["a"] * args.batch,
+        "B_paths": ["b"] * args.batch,
+    }
+    model.data_dependent_initialize(data)
+    model.setup(opt)
+    if args.mode == "infer":
+        net = model.netG.eval()
+        x = data["A"]
+
+        def infer():
+            with torch.no_grad():
+                return net(x)
+
+        return infer
+
+    def step():
+        model.set_input(data)
+        model.optimize_parameters()
 
     return step
 
@@ -176,7 +275,14 @@ def worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     cfg = CONFIGS[args.config]
     torch.manual_seed(0)
-    step = _official(args) if cfg.get("official") else _ours(args, cfg)
+    if cfg.get("official"):
+        step = _official(args)
+    elif cfg.get("official_cut"):
+        step = _official_cut(args, cfg["official_cut"])
+    elif cfg.get("family"):
+        step = _ours_cut(args, cfg["family"])
+    else:
+        step = _ours(args, cfg)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     if args.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -201,7 +307,7 @@ def worker(args: argparse.Namespace) -> None:
     }
     if args.device.startswith("cuda"):
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    if args.flops and not cfg.get("official"):
+    if args.flops and not (cfg.get("official") or cfg.get("official_cut")):
         from torch.utils.flop_counter import FlopCounterMode
 
         with FlopCounterMode(display=False) as counter:
@@ -240,6 +346,8 @@ def driver(args: argparse.Namespace) -> None:
                     ]
                     if args.official:
                         cmd += ["--official", args.official]
+                    if args.official_cut:
+                        cmd += ["--official-cut", args.official_cut]
                     if args.flops:
                         cmd.append("--flops")
                     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -300,6 +408,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--official", help="path of an official pytorch-CycleGAN-and-pix2pix checkout")
+    p.add_argument(
+        "--official-cut", help="path of a taesungp/contrastive-unpaired-translation checkout"
+    )
     p.add_argument("--flops", action="store_true", help="count FLOPs of our step, report GFLOP/s")
     # worker-only options
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
