@@ -234,7 +234,12 @@ def lock_existing(run_dir: Path, wait: float = 0.0) -> RunLock:
     """Lock the folder of a run being resumed (a missing folder is a one-line error)."""
     if not run_dir.is_dir():
         raise RunFolderError(f"--resume {run_dir}: no such run folder")
-    return RunLock.acquire(run_dir, wait=wait)
+    try:
+        return RunLock.acquire(run_dir, wait=wait)
+    except OSError as exc:  # a read-only folder: nothing could be written there anyway
+        raise RunFolderError(
+            f"run folder {run_dir} cannot be locked for this run ({describe_os_error(exc)})"
+        ) from None
 
 
 def clean_stale_temporaries(run_dir: Path) -> list[Path]:
