@@ -245,11 +245,13 @@ class PatchSampleF(nn.Module):
             else:
                 pick = ids[i]
             pick = pick.to(feat.device)
-            # L2-normalised in float32 (squares of small fp16 / bf16 features underflow to 0)
-            # as x / max(||x||, 1e-7): the reference's x / (||x|| + 1e-7) to 1e-7 relative, but
-            # with a finite gradient when an embedding is exactly 0 (sqrt'(0) is infinite).
+            # x / (||x|| + 1e-7) as the reference (at initialisation the embeddings are ~1e-4
+            # long, so the 1e-7 matters), in float32 (squares of small fp16 / bf16 features
+            # underflow to 0), with vector_norm, whose gradient at an all-zero embedding is 0
+            # where sqrt(sum(x^2)) gives NaN.
             sample = getattr(self, f"mlp_{i}")(flat[:, pick, :].flatten(0, 1)).float()
-            out.append(F.normalize(sample, dim=1, eps=1e-7))
+            norm = torch.linalg.vector_norm(sample, dim=1, keepdim=True)
+            out.append(sample / (norm + 1e-7))
             used.append(pick)
         return out, used
 
