@@ -18,8 +18,10 @@ declares them (``image``, ``style`` ...).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,12 +127,29 @@ def export_model(
     try:
         atomic_write(output, lambda tmp: errors.append(exporter(net, inputs, tmp, dims, metadata)))
     except Exception as exc:
-        cause = _os_error(exc)
+        cause = _os_error(exc) or _no_space(output.parent)
         if cause is None:
             raise
         # Name the file asked for, not the temporary one (which is gone).
         raise OSError(cause.errno, cause.strerror, str(output)) from None
     return ExportResult(output, errors[0])
+
+
+def _no_space(folder: Path, probe_bytes: int = 1 << 20) -> OSError | None:
+    """The error writing ``probe_bytes`` into ``folder`` gives (a full disk: torch.export's
+    writer reports ENOSPC as an anonymous ``RuntimeError``), or None when it works."""
+    probe = folder / f".unpaired-space-probe-{os.getpid()}"
+    try:
+        with open(probe, "wb") as fh:
+            fh.write(b"\0" * probe_bytes)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        return exc
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
 
 
 def _os_error(exc: BaseException | None) -> OSError | None:

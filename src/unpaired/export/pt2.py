@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ def export_pt2(
     args = tuple(inputs.values())
     with torch.no_grad():
         program = torch.export.export(net, args, dynamic_shapes=tuple(dims[k] for k in inputs))
-        torch.export.save(program, path, extra_files={f"{k}.txt": v for k, v in metadata.items()})
+        # Into memory first, then one plain write: torch's archive writer turns a full disk
+        # into an anonymous RuntimeError, and its destructor then aborts the process.
+        buffer = io.BytesIO()
+        extra = {f"{k}.txt": v for k, v in metadata.items()}
+        torch.export.save(program, buffer, extra_files=extra)
+        Path(path).write_bytes(buffer.getbuffer())
+        del buffer
         reloaded = torch.export.load(path).module()
         error = (reloaded(*args) - net(*args)).abs().max().item()
     return float(error)

@@ -37,7 +37,7 @@ from ..data.images import (
     write_image,
 )
 from ..data.transforms import resize
-from ..fs import atomic_write, is_within
+from ..fs import atomic_write, describe_os_error, is_within
 from ..medical.sources import SOURCE_SUFFIXES, full_suffix, list_sources
 from ..progress import CountProgress
 from . import memory
@@ -225,6 +225,11 @@ def _memory_problem(
     )
 
 
+def _reason(exc: OSError) -> str:
+    """What went wrong, in words (``disk full``, ``read-only file system``), without a path."""
+    return describe_os_error(OSError(exc.errno, exc.strerror or str(exc)))
+
+
 def _out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is running out of memory (NumPy, CPU or GPU torch)."""
     if isinstance(exc, MemoryError | torch.OutOfMemoryError):
@@ -400,7 +405,7 @@ def translate_files(
                         try:
                             _write_atomic(result, output, item.bits)
                         except OSError as exc:
-                            fail(item.job, f"cannot write '{output}': {exc}", 1)
+                            fail(item.job, f"cannot write '{output}': {_reason(exc)}", 1)
                             continue
                         report.written.append(output)
                         bar.update(1)
