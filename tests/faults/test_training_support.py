@@ -247,3 +247,17 @@ def test_checkpoint_digest_covers_every_value(tmp_path: Path) -> None:
 
 def enospc(path: Path) -> OSError:
     return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def make_images_like(root: Path, per_domain: int = 6, size: int = 40) -> Path:
+    """A DATA root (trainA, trainB, testA) of random PNGs, as tests/conftest.make_images."""
+    import numpy as np
+    from PIL import Image
+
+    for seed, folder in enumerate(("trainA", "trainB", "testA"), start=1):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(seed)
+        for i in range(per_domain if folder != "testA" else 2):
+            array = rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
+            Image.fromarray(array, mode="RGB").save(root / folder / f"img {i:03d}.png")
+    return root
