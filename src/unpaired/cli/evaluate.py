@@ -16,7 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "real test images of the target domain (FID, KID; needs the metrics extra), and with "
         "the inputs after the round trip (l1_cycle, psnr_cycle). MODEL is a run folder or its "
         "model/ folder; DATA a folder with testA/ and testB/ (default: the run's own data). "
-        "Prints a table and writes <run>/eval/step_XXXXXX.json.",
+        "Prints a table, then writes <run>/eval/step_XXXXXX.json (or --output); when that "
+        "cannot be written (a read-only folder, a full disk) the table stays printed, one "
+        "error line says where it could not write, and the exit status is 1.",
     )
     p.add_argument("model", nargs="?", metavar="MODEL", help="run folder or model folder")
     p.add_argument("data", nargs="?", metavar="DATA", help="folder with testA/ and testB/")
