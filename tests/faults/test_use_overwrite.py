@@ -165,3 +165,28 @@ def test_evaluate_output_linked_to_an_input_is_refused(run_cli, tiny_data: Path,
     assert result.code == 2
     result.one_error_line("--output", "exists")
     assert_unchanged(tiny_data, before)
+
+
+def test_augment_over_the_original_nifti_scans_is_refused(run_cli, tmp_path: Path) -> None:
+    # The report's exact case: NIfTI scans and masks, --output their parent, --overwrite.
+    pytest.importorskip("nibabel")
+    import json
+
+    from unpaired.medical.phantoms import write_phantom_nifti
+
+    model = make_model(tmp_path / "model", 1, 1, norm="none")
+    config = json.loads((model / "config.json").read_text())
+    config["windows"] = {"a": [-160, 240], "b": [-160, 240]}
+    (model / "config.json").write_text(json.dumps(config))
+    lab = tmp_path / "ct" / "lab"
+    write_phantom_nifti(
+        lab / "images" / "c0.nii.gz", size=16, slices=2, mask_path=lab / "masks" / "c0.nii.gz"
+    )
+    before = snapshot(tmp_path / "ct")
+    result = run_cli(
+        "augment", model, "--images", lab / "images", "--masks", lab / "masks", "-o", lab,
+        "--overwrite",
+    )  # fmt: skip
+    assert result.code == 2
+    result.one_error_line("--images", "never overwritten")
+    assert_unchanged(tmp_path / "ct", before)
