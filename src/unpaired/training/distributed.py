@@ -62,8 +62,36 @@ def setup() -> Dist:
     )
     if not dist.is_initialized():
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend, timeout=TIMEOUT)
+        store = _restart_store(env)
+        if store is None:
+            dist.init_process_group(backend, timeout=TIMEOUT)
+        else:
+            dist.init_process_group(
+                backend, store=store, rank=env.rank, world_size=env.world_size, timeout=TIMEOUT
+            )
     return env
+
+
+def _restart_store(env: Dist) -> Any:
+    """In a worker group that ``torchrun --max-restarts`` restarted: the agent's store under a
+    prefix of its own for this attempt (None otherwise).
+
+    The restarted group meets in the same agent store as the failed one, and the keys the
+    process group exchanges its addresses under are the same in every attempt, so a new rank
+    could read a dead rank's address and fail to connect, or wait for it (seen with torch
+    2.13 and ``--standalone``: about one restart in three).
+    """
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    if attempt in ("", "0") or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    base = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        env.world_size,
+        is_master=False,
+        timeout=TIMEOUT,
+    )
+    return dist.PrefixStore(f"unpaired/attempt_{attempt}", base)
 
 
 def teardown() -> None:
