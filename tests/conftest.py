@@ -1,7 +1,12 @@
-"""Shared fixtures: tiny image folders made on the fly, and tiny-model CLI options."""
+"""Shared fixtures: tiny image folders made on the fly, tiny-model CLI options, and what every
+fault case asserts (tests/faults/): ``run_cli`` runs the real command line in-process and returns
+its exit status and output, ``Result.one_error_line`` checks for exactly one ``error:`` line and
+no traceback, ``snapshot`` / ``assert_unchanged`` compare trees byte for byte."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from unpaired import cli
 from unpaired.models.cyclegan import build_cyclegan
 from unpaired.pretrained import save_pretrained
 
@@ -92,3 +98,47 @@ def make_model(
         "preprocess": {"mode": "resize_and_crop", "load_size": 36, "image_size": 32},
     }
     return save_pretrained(folder, model, info)
+
+
+# --- the fault cases' checks ---------------------------------------------------------------
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def one_error_line(self, *needles: str) -> str:
+        """The single ``error:`` line (asserted: exactly one, no traceback, has needles)."""
+        assert "Traceback" not in self.err and "Traceback" not in self.out, self.err[-2000:]
+        errors = [line for line in self.err.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, self.err[-2000:]
+        for needle in needles:
+            assert needle in errors[0], errors[0]
+        return errors[0]
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]):
+    """``run_cli(*argv) -> Result``: the command line in-process, its exit status and output."""
+
+    def run(*argv: str) -> Result:
+        capsys.readouterr()
+        code = cli.main([str(a) for a in argv])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``root`` by relative path (symlinks followed)."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def assert_unchanged(root: Path, before: dict[str, str]) -> None:
+    """Every file under ``root`` is byte-identical to ``before`` and none is new or gone."""
+    assert snapshot(root) == before

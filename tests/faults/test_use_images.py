@@ -4,9 +4,7 @@ are still translated; inputs stay byte-identical."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,25 +12,10 @@ from PIL import EpsImagePlugin, Image
 
 from unpaired.translate import memory
 
+from conftest import assert_unchanged, make_images, make_model, snapshot
+
 TESTS = Path(__file__).parents[1]
 MUNIT = TESTS / "data" / "compat_v0_1" / "munit" / "run" / "model"
-
-
-def _shared(name: str, path: Path):
-    """A conftest's helpers by file (both conftests would be plain ``conftest``)."""
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_tests = _shared("_unpaired_tests_shared", TESTS / "conftest.py")
-_faults = _shared("_unpaired_faults_shared", TESTS / "faults" / "conftest.py")
-make_images, make_model = _tests.make_images, _tests.make_model
-snapshot, assert_unchanged = _faults.snapshot, _faults.assert_unchanged
 
 
 def _errors(result) -> list[str]:
@@ -104,7 +87,7 @@ def test_folder_named_like_an_image_is_skipped(run_cli, tmp_path: Path) -> None:
         "translate", model, "-i", tmp_path / "in" / "folder.png", "-o", tmp_path / "o2"
     )
     assert result.code == 2
-    _faults.Result.one_error_line(result, "folder.png", "no image files")
+    result.one_error_line("folder.png", "no image files")
 
 
 def test_empty_input_folder_is_one_line(run_cli, tmp_path: Path) -> None:

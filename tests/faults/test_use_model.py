@@ -4,10 +4,8 @@ evaluate say so in one line naming the file (or warn), and never write black ima
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,23 +15,10 @@ from safetensors.torch import load_file, save_file
 from unpaired.metrics.distances import frechet_distance_from_features
 from unpaired.pretrained import CHECKSUM_KEY, load_pretrained
 
+from conftest import make_images, make_model
+
 TESTS = Path(__file__).parents[1]
 COMPAT = TESTS / "data" / "compat_v0_1"
-
-
-def _shared(name: str, path: Path):
-    """A conftest's helpers by file (both conftests would be plain ``conftest``)."""
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_tests = _shared("_unpaired_tests_shared", TESTS / "conftest.py")
-make_images, make_model = _tests.make_images, _tests.make_model
 
 
 def _translate(run_cli, model: Path, tmp_path: Path):

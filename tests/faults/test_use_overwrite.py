@@ -3,32 +3,16 @@ symlinks to input files and folders included)."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from conftest import assert_unchanged, make_images, make_model, snapshot
+
 TESTS = Path(__file__).parents[1]
 
-
-def _shared(name: str, path: Path):
-    """A conftest's helpers by file (both conftests would be plain ``conftest``)."""
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_tests = _shared("_unpaired_tests_shared", TESTS / "conftest.py")
-_faults = _shared("_unpaired_faults_shared", TESTS / "faults" / "conftest.py")
-make_images, make_model = _tests.make_images, _tests.make_model
-snapshot, assert_unchanged = _faults.snapshot, _faults.assert_unchanged
 
 MUNIT = Path(__file__).parents[1] / "data" / "compat_v0_1" / "munit" / "run" / "model"
 
