@@ -204,7 +204,7 @@ def _thumbnail_uri(path: Path) -> str | None:
     try:
         from PIL import Image
 
-        with Image.open(path) as im:
+        with Image.open(path, formats=["PNG"]) as im:  # the grids this package wrote
             im.load()
             img = im.convert("RGB")
         if img.width > _THUMB_WIDTH:
