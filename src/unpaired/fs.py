@@ -52,6 +52,13 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], sync: bool =
                     os.fsync(fh.fileno())
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        if exc.filename is None or str(exc.filename) == str(tmp):
+            # Name the file the user asked for, not our temporary (or nothing, as a plain
+            # write() on a full disk does).
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     except BaseException:
         _remove(tmp)
         raise

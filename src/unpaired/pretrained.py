@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load, save_file
+from safetensors.torch import load, save
 from torch import nn
 
 from .errors import UnpairedError
@@ -87,14 +87,11 @@ def save_pretrained(directory: str | Path, model: nn.Module, info: dict[str, Any
         for name in recipe.folder_nets
         for key, value in getattr(model, name).state_dict().items()
     }
-    digest: list[str] = []
-
-    def write_weights(path: Path) -> None:
-        save_file(tensors, str(path), {"format": "pt"})
-        digest.append(_sha256(path.read_bytes()))
-
-    atomic_write(directory / WEIGHTS_NAME, write_weights)
-    config[CHECKSUM_KEY] = digest[0]
+    # Serialised in memory, then written as plain bytes: a full disk is then an OSError naming
+    # the file (safetensors' own writer raises a SafetensorError instead).
+    data = save(tensors, {"format": "pt"})
+    atomic_write(directory / WEIGHTS_NAME, lambda path: path.write_bytes(data))
+    config[CHECKSUM_KEY] = _sha256(data)
     text = json.dumps(config, indent=2, sort_keys=False) + "\n"
     atomic_write(directory / CONFIG_NAME, lambda p: p.write_text(text))
     return directory

@@ -176,3 +176,24 @@ def test_augment_onto_a_full_disk_is_one_line_per_file(
     assert errors and "img 000.png" in errors[0] and "disk full" in errors[0], errors
     _no_leftovers(out)
     assert_unchanged(tmp_path / "set", before)
+
+
+def test_model_folder_on_a_full_disk_names_the_weights_file(tmp_path: Path, faulty: Faulty) -> None:
+    """safetensors' own writer raises a SafetensorError on a full disk; the model folder is
+    serialised in memory and written as bytes, so it is an OSError naming the weights file,
+    which the command line prints as one line; nothing half-written is left."""
+    from unpaired.fs import describe_os_error
+    from unpaired.models.cyclegan import build_cyclegan
+    from unpaired.pretrained import save_pretrained
+
+    target = faulty(tmp_path / "dest", "full")
+    model = build_cyclegan(3, 3, "resnet_6blocks", ngf=8, with_discriminators=False)
+    info = {"channels_a": 3, "channels_b": 3, "generator": "resnet_6blocks", "ngf": 8}
+    info |= {"norm": "instance", "use_dropout": False}
+    with pytest.raises(OSError) as caught:
+        save_pretrained(target / "model", model, info)
+    assert describe_os_error(caught.value) == (
+        f"{target / 'model' / 'model.safetensors'}: disk full (no space left on the device)"
+    )
+    assert not (target / "model" / "model.safetensors").exists()
+    _no_leftovers(target)
