@@ -142,3 +142,17 @@ def snapshot(root: Path) -> dict[str, str]:
 def assert_unchanged(root: Path, before: dict[str, str]) -> None:
     """Every file under ``root`` is byte-identical to ``before`` and none is new or gone."""
     assert snapshot(root) == before
+
+
+def records(run: Path) -> list[dict]:
+    """The step records of ``run/metrics.jsonl`` without their timings (``time``,
+    ``sec_per_step``): what an exactly resumed run must reproduce."""
+    import json
+
+    out = []
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "event" not in record:
+            record.pop("time"), record.pop("sec_per_step")
+            out.append(record)
+    return out

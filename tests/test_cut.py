@@ -31,7 +31,7 @@ from unpaired.recipes.cut.__init__ import _optimizers
 from unpaired.recipes.steps import GradScalers, StepOptions
 from unpaired.training import checkpoint
 
-from conftest import make_images
+from conftest import make_images, records
 
 
 def count(net: torch.nn.Module) -> int:
@@ -168,16 +168,6 @@ CUT_TINY = ["--model", "cut", "--image-size", "32", "--load-size", "36", "--num-
 CUT_TINY += ["--progress", "lines", "--set", "data.num_samples=2", "--log-every", "1"]
 for _option in ("ngf=4", "ndf=4", "num_patches=16", "nce_nc=8", "generator=resnet_6blocks"):
     CUT_TINY += ["--set", f"cut.{_option}"]
-
-
-def records(run: Path) -> list[dict]:
-    out = []
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if "event" not in record:
-            record.pop("time"), record.pop("sec_per_step")
-            out.append(record)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from unpaired.metrics.diversity import pairwise_diversity
 from unpaired.models.munit import MUNIT
 from unpaired.training import checkpoint
 
-from conftest import make_images, make_model
+from conftest import make_images, make_model, records
 
 # A MUNIT small enough for milliseconds per step; 2 discriminator layers allow 32 x 32.
 MUNIT_TINY = ["--model", "munit", "--image-size", "32", "--load-size", "36"]
@@ -26,16 +26,6 @@ for _option in ("dim=4", "style_dim=2", "n_res=1", "mlp_dim=8", "n_layer_d=2"):
     MUNIT_TINY += ["--set", f"munit.{_option}"]
 LOSS_KEYS = {"D_A", "D_B", "G_adv_A", "G_adv_B", "G_total"}
 LOSS_KEYS |= {f"recon_{t}_{d}" for t in "xsc" for d in "AB"}
-
-
-def records(run: Path) -> list[dict]:
-    out = []
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if "event" not in record:
-            record.pop("time"), record.pop("sec_per_step")
-            out.append(record)
-    return out
 
 
 def train(*args: str) -> int:

@@ -43,7 +43,7 @@ from unpaired.recipes.samples import evaluating, write_grid
 from unpaired.recipes.steps import set_requires_grad
 from unpaired.training import checkpoint
 
-from conftest import make_images
+from conftest import make_images, records
 
 
 # --- the family --------------------------------------------------------------------------------
@@ -222,17 +222,6 @@ def run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def train(*args: str) -> int:
     return cli.main(["train", *args])
-
-
-def records(run: Path) -> list[dict]:
-    """metrics.jsonl's step records without the wall-clock fields."""
-    out = []
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if "event" not in record:
-            record.pop("time"), record.pop("sec_per_step")
-            out.append(record)
-    return out
 
 
 def weights(run: Path) -> dict[str, dict[str, Tensor]]:

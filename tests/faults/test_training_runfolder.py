@@ -139,6 +139,8 @@ def test_stale_temporaries_are_cleaned_on_start(run_cli, tiny_data: Path, tmp_pa
     left = [
         run / "checkpoints" / f".latest.{dead}-1234abcd.part.pt",
         run / "checkpoints" / f".latest.pt.{dead}.tmp",
+        run / "model" / f".model.{dead}-1234abcd.part.safetensors",  # a killed model save
+        run / "samples" / f".step_000002.{dead}-1234abcd.part.png",
     ]
     for path in left:
         path.write_bytes(b"\0" * 1000)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import hashlib
 import os
 import subprocess
 import sys
@@ -24,28 +23,11 @@ import torch
 
 from unpaired.training import checkpoint, rundir
 
-# tests/conftest.TINY (a module of that name is this folder's conftest here): a model small
-# enough that a training step takes milliseconds.
-TINY = [
-    "--image-size",
-    "32",
-    "--load-size",
-    "36",
-    "--num-workers",
-    "0",
-    "--device",
-    "cpu",
-    "--set",
-    "cyclegan.generator=resnet_6blocks",
-    "--set",
-    "cyclegan.ngf=4",
-    "--set",
-    "cyclegan.ndf=4",
-    "--set",
-    "data.num_samples=2",
-    "--progress",
-    "lines",
-]
+from conftest import TINY as _TINY
+from conftest import assert_unchanged, make_images, snapshot  # noqa: F401 - shared with the others
+
+# A model small enough that a training step takes milliseconds, on the CPU.
+TINY = [*_TINY, "--device", "cpu"]
 
 
 @functools.cache
@@ -124,20 +106,6 @@ def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``root`` by relative path (as tests/faults/conftest.py;
-    a module named conftest is ambiguous between tests/ and tests/faults/)."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def assert_unchanged(root: Path, before: dict[str, str]) -> None:
-    assert snapshot(root) == before
 
 
 def step_of(path: Path) -> int:
@@ -250,14 +218,8 @@ def enospc(path: Path) -> OSError:
 
 
 def make_images_like(root: Path, per_domain: int = 6, size: int = 40) -> Path:
-    """A DATA root (trainA, trainB, testA) of random PNGs, as tests/conftest.make_images."""
-    import numpy as np
-    from PIL import Image
-
+    """A DATA root: trainA and trainB (``per_domain`` random PNGs each) and testA (2)."""
     for seed, folder in enumerate(("trainA", "trainB", "testA"), start=1):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(seed)
-        for i in range(per_domain if folder != "testA" else 2):
-            array = rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
-            Image.fromarray(array, mode="RGB").save(root / folder / f"img {i:03d}.png")
+        count = per_domain if folder != "testA" else 2
+        make_images(root / folder, count, size=(size, size), seed=seed)
     return root

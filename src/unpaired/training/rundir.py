@@ -244,9 +244,11 @@ def lock_existing(run_dir: Path, wait: float = 0.0) -> RunLock:
 
 def clean_stale_temporaries(run_dir: Path) -> list[Path]:
     """Remove the temporary files and folders that writes of dead processes left in the run
-    folder, its ``checkpoints/`` and ``samples/`` (a killed save); returns what went."""
+    folder and every folder a run writes into (``checkpoints/``, ``samples/``, ``model/``,
+    ``model_best/``, ``eval/``: a killed save); returns what went."""
     removed = []
-    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+    folders = [run_dir, *(run_dir / name for name in RUN_PRODUCTS if "." not in name)]
+    for folder in folders:
         try:
             names = os.listdir(folder)
         except OSError:
