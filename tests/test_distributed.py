@@ -7,7 +7,6 @@ process at batch 2 over the same images; (c) a 2-rank run resumed mid-epoch cont
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from unpaired import cli
 from unpaired.training import checkpoint
 from unpaired.training.loop import weights_digest
 
-from conftest import TINY, make_images
+from conftest import TINY, make_images, records
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available(), reason="torch built without distributed"
@@ -43,16 +42,6 @@ def torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     cmd += [f"--nproc_per_node={nproc}", "-m", "unpaired", "train", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-
-
-def records(run_dir: Path) -> list[dict]:
-    out = []
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if "event" not in rec:
-            rec.pop("time"), rec.pop("sec_per_step")
-            out.append(rec)
-    return out
 
 
 def latest(run_dir: Path) -> dict:

@@ -11,37 +11,21 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_training_support import (
+    TINY,
+    assert_unchanged,
+    can_mount,
+    enospc,
+    fill,
+    mounts,
+    remount_read_only,
+    snapshot,
+    step_of,
+    temporaries,
+)
 
 from unpaired import report
 from unpaired.training import checkpoint
-
-# tests/faults as a package (with __init__.py) or as a plain folder on sys.path
-if __package__:
-    from .test_training_support import (
-        TINY,
-        assert_unchanged,
-        can_mount,
-        enospc,
-        fill,
-        mounts,
-        remount_read_only,
-        snapshot,
-        step_of,
-        temporaries,
-    )
-else:
-    from test_training_support import (
-        TINY,
-        assert_unchanged,
-        can_mount,
-        enospc,
-        fill,
-        mounts,
-        remount_read_only,
-        snapshot,
-        step_of,
-        temporaries,
-    )
 
 
 @pytest.fixture

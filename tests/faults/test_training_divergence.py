@@ -15,14 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_training_support import TINY, assert_unchanged, snapshot, step_of, temporaries
 
 from unpaired.training import checkpoint
-
-# tests/faults as a package (with __init__.py) or as a plain folder on sys.path
-if __package__:
-    from .test_training_support import TINY, assert_unchanged, snapshot, step_of, temporaries
-else:
-    from test_training_support import TINY, assert_unchanged, snapshot, step_of, temporaries
 
 
 def step_records(run: Path) -> list[dict]:

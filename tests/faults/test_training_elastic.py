@@ -16,12 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-# tests/faults as a package (with __init__.py) or as a plain folder on sys.path
-if __package__:
-    from .test_training_support import TINY, make_images_like, step_of
-else:
-    from test_training_support import TINY, make_images_like, step_of
+from test_training_support import TINY, make_images_like, step_of
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available(), reason="torch built without distributed"

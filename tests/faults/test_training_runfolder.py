@@ -13,26 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from test_training_support import (
+    TINY,
+    assert_unchanged,
+    dead_pid,
+    snapshot,
+    step_of,
+)
 
 from unpaired.training import checkpoint, rundir
-
-# tests/faults as a package (with __init__.py) or as a plain folder on sys.path
-if __package__:
-    from .test_training_support import (
-        TINY,
-        assert_unchanged,
-        dead_pid,
-        snapshot,
-        step_of,
-    )
-else:
-    from test_training_support import (
-        TINY,
-        assert_unchanged,
-        dead_pid,
-        snapshot,
-        step_of,
-    )
 
 
 def trained(run_cli, data: Path, runs: Path, steps: int = 2, *extra: str) -> Path:
