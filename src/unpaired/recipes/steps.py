@@ -22,6 +22,7 @@ __all__ = [
     "autocast",
     "backward",
     "backward_step",
+    "batch_inputs",
     "bare",
     "no_sync",
     "optimizer_step",
@@ -100,3 +101,12 @@ def bare(net: nn.Module) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     return net.module if isinstance(net, DistributedDataParallel) else net
+
+
+def batch_inputs(batch: dict[str, Tensor], options: StepOptions) -> tuple[Tensor, Tensor]:
+    """``(batch["A"], batch["B"])``, in channels_last memory format when ``options`` ask."""
+    a, b = batch["A"], batch["B"]
+    if options.channels_last:
+        a = a.contiguous(memory_format=torch.channels_last)
+        b = b.contiguous(memory_format=torch.channels_last)
+    return a, b

@@ -21,7 +21,15 @@ from torch.optim import Optimizer
 
 from ... import losses
 from ...models.cut import CUT
-from ..steps import GradScalers, StepOptions, autocast, backward_step, bare, set_requires_grad
+from ..steps import (
+    GradScalers,
+    StepOptions,
+    autocast,
+    backward_step,
+    bare,
+    batch_inputs,
+    set_requires_grad,
+)
 from .options import CUTConfig, nce_layers
 
 __all__ = ["cut_step", "patch_nce"]
@@ -66,10 +74,7 @@ def cut_step(
 
     ``opt_g`` holds the parameters of G and H, ``opt_d`` those of D (see the module docstring).
     """
-    x, y = batch["A"], batch["B"]
-    if options.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-        y = y.contiguous(memory_format=torch.channels_last)
+    x, y = batch_inputs(batch, options)
     g, d, h = model.g_ab, model.d_b, model.h
     assert d is not None and h is not None, "training needs the discriminator and the heads"
     scalers = scalers or GradScalers()

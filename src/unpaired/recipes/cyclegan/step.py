@@ -19,6 +19,7 @@ from ..steps import (
     autocast,
     backward,
     bare,
+    batch_inputs,
     no_sync,
     optimizer_step,
     set_requires_grad,
@@ -119,10 +120,7 @@ def cyclegan_step(
     discriminators, each on real images and on fakes drawn through its image pool:
     L_D = (L(D(real), 1) + L(D(fake), 0)) / 2.
     """
-    real_a, real_b = batch["A"], batch["B"]
-    if options.channels_last:
-        real_a = real_a.contiguous(memory_format=torch.channels_last)
-        real_b = real_b.contiguous(memory_format=torch.channels_last)
+    real_a, real_b = batch_inputs(batch, options)
     mode, fused = weights.gan_mode, options.fused
     d_a, d_b = model.d_a, model.d_b
     assert d_a is not None and d_b is not None, "training needs the discriminators"

@@ -22,7 +22,15 @@ from torch.optim import Optimizer
 
 from ... import losses
 from ...models.munit import MUNIT, MultiScaleDiscriminator, MUNITGenerator
-from ..steps import GradScalers, StepOptions, autocast, backward_step, bare, set_requires_grad
+from ..steps import (
+    GradScalers,
+    StepOptions,
+    autocast,
+    backward_step,
+    bare,
+    batch_inputs,
+    set_requires_grad,
+)
 from .options import MUNITConfig
 
 __all__ = ["munit_step", "random_styles"]
@@ -88,10 +96,7 @@ def munit_step(
     """
     if weights.gan_mode == "wgangp":
         raise ValueError("MUNIT: gan_mode wgangp is not supported (no gradient penalty here)")
-    x_a, x_b = batch["A"], batch["B"]
-    if options.channels_last:
-        x_a = x_a.contiguous(memory_format=torch.channels_last)
-        x_b = x_b.contiguous(memory_format=torch.channels_last)
+    x_a, x_b = batch_inputs(batch, options)
     gen_a, gen_b, dis_a, dis_b = model.gen_a, model.gen_b, model.dis_a, model.dis_b
     assert dis_a is not None and dis_b is not None, "training needs the discriminators"
     mode, fused, style_dim = weights.gan_mode, options.fused, bare(gen_a).style_dim
