@@ -351,3 +351,18 @@ def test_dry_run_prints_config_and_writes_nothing(tiny_data: Path, tmp_path: Pat
     assert printed["data"]["image_size"] == 128 and printed["data"]["load_size"] == 143
     assert printed["cyclegan"]["generator"] == "resnet_9blocks"
     assert not (tmp_path / "r").exists()
+
+
+def test_epoch_checkpoint_is_a_copy_of_latest(tiny_data: Path, tmp_path: Path) -> None:
+    """The epoch copy is latest.pt as written at the epoch's end: it loads (checksum
+    verified) at that step, with the weights the final latest.pt has too."""
+    runs = tmp_path / "runs"
+    argv = [str(tiny_data), "--runs-dir", str(runs), "--max-steps", "7", *TINY]
+    assert train(*argv, "--set", "checkpoint_every=1") == 0  # 7 steps: one epoch
+    ckpt = runs / "data" / "checkpoints"
+    copy = checkpoint.load_checkpoint(ckpt / "epoch_0001.pt")
+    latest = checkpoint.load_checkpoint(ckpt / "latest.pt")
+    assert copy["position"] == latest["position"] == {"step": 7, "epoch": 1, "batch": 0}
+    for name, weights in latest["models"].items():
+        for key, value in weights.items():
+            assert torch.equal(value, copy["models"][name][key]), (name, key)

@@ -87,10 +87,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     state.pop("checksum", None)
     state["checksum"] = {"sha256": payload_digest(state)}
     try:
-        atomic_write(path, lambda tmp: torch.save(state, tmp))
-    except OSError as exc:
-        # Name the checkpoint, not the temporary file the failed write used.
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        atomic_write(path, lambda tmp: torch.save(state, tmp))  # an OSError names ``path``
     except RuntimeError as exc:  # torch's zip writer: "[enforce fail at inline_container.cc]"
         if _disk_full(path.parent, _tensor_bytes(state)):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 import signal
 import time
 import warnings
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from .. import config as cfg
 from ..errors import UnpairedError
+from ..fs import atomic_write
 from ..pretrained import save_pretrained
 from ..recipes import RECIPES, StepContext
 from ..recipes.schedules import step_scheduler
@@ -170,9 +172,9 @@ class Run:
         ``collective``, and all stop together)."""
         flags = [torch.isfinite(v).all() for v in self.log_sums.values()]
         flags.append(torch.isfinite(self.epoch_loss).all())
-        flags += [torch.isfinite(p.detach()).all().cpu() for p in self.model.parameters()]
-        flags = [f.cpu() for f in flags]
-        bad = not bool(torch.stack(flags).all())
+        flags += [torch.isfinite(p.detach()).all() for p in self.model.parameters()]
+        # Gathered on the device and read once: one host sync, not one per parameter.
+        bad = not bool(torch.stack([f.to(self.device) for f in flags]).all())
         if collective:
             bad = distributed.any_rank(bad, self.dist)
         if not bad:
@@ -335,8 +337,9 @@ class Run:
             return
         ckpt_dir = self.run_dir / "checkpoints"
         save_checkpoint(ckpt_dir / "latest.pt", state)
-        if epoch_copy:
-            save_checkpoint(ckpt_dir / f"epoch_{self.pos.epoch:04d}.pt", state)
+        if epoch_copy:  # the same bytes: copied, not serialised and hashed a second time
+            copy = ckpt_dir / f"epoch_{self.pos.epoch:04d}.pt"
+            atomic_write(copy, lambda tmp: shutil.copyfile(ckpt_dir / "latest.pt", tmp))
         info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
         save_pretrained(self.run_dir / "model", self.model, info)
         self.saved_step = self.pos.step
