@@ -21,7 +21,6 @@ __all__ = [
     "atomic_write",
     "describe_os_error",
     "is_within",
-    "overlaps",
     "same_file",
     "temporary_name",
 ]
@@ -143,9 +142,3 @@ def describe_os_error(exc: OSError) -> str:
     if exc.filename2 is not None:
         where = f"{where} -> {exc.filename2}"
     return f"{where}: {reason}" if where else reason
-
-
-def overlaps(a: str | Path, b: str | Path) -> bool:
-    """Whether ``a`` and ``b`` are the same file or folder, or one lies inside the other,
-    comparing resolved real paths (symlinks included): writing one would touch the other."""
-    return is_within(a, b) or is_within(b, a)

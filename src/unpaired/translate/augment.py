@@ -35,7 +35,7 @@ from typing import Any
 
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
-from ..fs import atomic_folder, atomic_write, is_within
+from ..fs import atomic_folder, atomic_write, is_within, same_file
 from ..medical.sources import list_sources, source_stem
 from ..medical.volume import probe
 from ..medical.windows import model_windows
@@ -113,7 +113,7 @@ def plan_augment(
             outputs that exist without ``overwrite``.
     """
     images, masks, output = Path(images), Path(masks), Path(output)
-    if os.path.realpath(images) == os.path.realpath(masks):
+    if same_file(images, masks):
         raise TranslateError(f"--masks {masks}: must be another folder than --images")
     for folder, option in ((images, "--images"), (masks, "--masks")):
         if is_within(output, folder):

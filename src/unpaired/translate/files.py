@@ -37,7 +37,7 @@ from ..data.images import (
     write_image,
 )
 from ..data.transforms import resize
-from ..fs import atomic_write, describe_os_error, is_within
+from ..fs import atomic_write, describe_os_error, is_within, same_file
 from ..medical.sources import SOURCE_SUFFIXES, full_suffix, list_sources
 from ..progress import CountProgress
 from . import memory
@@ -182,7 +182,7 @@ def plan_jobs(
             job = Job(source, output_dir / rel)
             key = os.path.realpath(job.output)
             if key in seen:
-                if os.path.realpath(seen[key]) == os.path.realpath(source):
+                if same_file(seen[key], source):
                     continue  # the same file reached twice (e.g. as a file and in its folder)
                 raise TranslateError(
                     f"--input: {seen[key]} and {source} would both be written to {job.output}; "
