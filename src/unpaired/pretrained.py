@@ -29,6 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 from torch import nn
 
+from . import hub
 from .errors import UnpairedError
 from .fs import atomic_write
 from .recipes import RECIPES, Recipe, family_of
@@ -170,10 +171,13 @@ def _check_checksum(weights_path: Path, digest: str, config: dict[str, Any]) -> 
 def model_folder(path: str | Path) -> Path:
     """The model folder of ``path`` (itself, or a run folder's ``model/``); a
     :class:`ModelLoadError` when neither holds a ``config.json``."""
-    return _model_dir(Path(path))
+    return _model_dir(path)
 
 
-def _model_dir(path: Path) -> Path:
+def _model_dir(path: str | Path) -> Path:
+    if hub.is_hub(path):  # hf://owner/name: the Hub's snapshot (downloaded or cached)
+        path = hub.resolve(str(path))
+    path = Path(path)
     if (path / CONFIG_NAME).is_file():
         return path
     if (path / "model" / CONFIG_NAME).is_file():
@@ -186,7 +190,7 @@ def load_pretrained(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Load a model folder (or a run folder containing ``model/``): returns the generators
     (in eval mode, no discriminators: the family's ``folder_nets``) and the folder's config."""
-    directory = _model_dir(Path(path))
+    directory = _model_dir(path)
     config_path = directory / CONFIG_NAME
     try:
         config = json.loads(config_path.read_text())

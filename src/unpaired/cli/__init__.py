@@ -1,5 +1,5 @@
-"""Command line: ``unpaired train | translate | augment | export | evaluate``, thin wrappers
-over the library functions.
+"""Command line: ``unpaired train | translate | augment | export | evaluate | import | push``,
+thin wrappers over the library functions.
 
 User mistakes (bad options, missing folders, unreadable files) end with one ``error:`` line and
 exit status 2; an interrupted training run exits with 130 after saying how to resume;
@@ -16,12 +16,12 @@ import warnings
 from ..errors import UnpairedError
 from ..fs import describe_os_error
 from ..version import __version__
-from . import evaluate, export, train, translate
+from . import evaluate, export, importing, push, train, translate
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="unpaired", description="Unpaired image-to-image translation (CycleGAN, MUNIT)."
+        prog="unpaired", description="Unpaired image-to-image translation (CycleGAN, MUNIT, CUT)."
     )
     parser.add_argument("--version", action="version", version=f"unpaired {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_augment_parser(sub)
     export.add_parser(sub)
     evaluate.add_parser(sub)
+    importing.add_parser(sub)
+    push.add_parser(sub)
     return parser
 
 
