@@ -1,0 +1,1 @@
+"""Model folders from checkpoints of other projects (official CycleGAN, CUT, NVlabs MUNIT)."""

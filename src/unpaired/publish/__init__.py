@@ -1,0 +1,1 @@
+"""Publishing model folders: the Hugging Face Hub upload and its model card."""
