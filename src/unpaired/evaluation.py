@@ -147,7 +147,7 @@ def evaluate(
     except ValueError as exc:
         raise EvalError(f"--device {exc}") from None
 
-    run_dir, info_model, step = None, {}, None
+    run_dir, info_model, step, held = None, {}, None, ("a2b", "b2a")
     defaults, stylize = DEFAULT_METRICS, None  # a model brings its own (its recipe says)
     windows: tuple[Any, Any] = (None, None)
     axis: Any = "axial"
@@ -167,13 +167,14 @@ def evaluate(
         translate: TranslateFn = translator.translate_unit
         defaults = translator.default_metrics
         if directions is None:
-            directions = translator.recipe.directions
+            directions = translator.directions
         for direction in directions:
             try:
                 translator.channels(direction)
             except UnpairedError as exc:
                 raise EvalError(f"--{exc}") from None
         stylize = translator.translate_variants if translator.inputs else None
+        held = translator.directions
         channels = (int(info_model["channels_a"]), int(info_model["channels_b"]))
     else:
         channels = (3, 3)
@@ -185,10 +186,24 @@ def evaluate(
     if size is None:  # the identity: the first image's shorter side
         first = list_images(dir_a)[:1]
         size = min(image_size(first[0])) if first else 256
+    notes = []
+    one_way = [d for d in directions if DIRECTION_DOMAINS[d][2] not in held]
     if metrics is None:
         base = defaults if model is not None else ("fid", "kid")
+        kept = tuple(n for n in base if not (one_way and METRICS.get(n).needs_cycle))
+        if kept != base:  # no way back: the cycle metrics cannot be computed
+            notes.append(
+                f"cycle metrics left out: the model folder holds {' and '.join(held)} only"
+            )
+        base = kept
         metrics = (*base, "demo") if demo_root is not None else base
     names = check_metrics(metrics, demo_root is not None)
+    cyclic = [n for n in names if METRICS.get(n).needs_cycle]
+    if one_way and cyclic:
+        raise EvalError(
+            f"--metrics {cyclic[0]}: translates back, but the model folder holds "
+            f"{' and '.join(held)} only"
+        )
     extractor = None
     if any(METRICS.get(n).needs_features for n in names):
         extractor = (
@@ -200,7 +215,7 @@ def evaluate(
     scores = score(
         translate, eval_data, directions, names, extractor, batch_size=batch_size, stylize=stylize
     )
-    notes = [note] if note else []
+    notes = ([note] if note else []) + notes
     if extractor is not None and 1 in channels:
         notes.append("FID/KID: 1-channel images are repeated to 3 channels for the feature network")
     if any(w is not None for w in windows):

@@ -1,7 +1,10 @@
 """Shareable model folders: ``config.json`` + ``model.safetensors`` (no code runs at load).
 
-The folder holds only what translation needs: both generators and the settings that rebuild
-them (architecture, channels) and prepare images like training did. ``config.json``'s
+The folder holds only what translation needs: the generators and the settings that rebuild
+them (architecture, channels) and prepare images like training did. A folder may hold some
+directions only (``"directions": ["a2b"]``: an imported official A -> B generator); it then
+stores only the networks those directions need (``Recipe.direction_nets``), and asking it for
+another direction is a one-line :class:`~unpaired.recipes.DirectionError`. ``config.json``'s
 ``"model"`` names the family (the default family when absent, as in the first release); its recipe
 says which networks the folder stores (``Recipe.folder_nets``, safetensors keys
 ``<net>.<param>``), which keys rebuild them (``Recipe.architecture``) and how
@@ -21,6 +24,7 @@ import hashlib
 import json
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +60,12 @@ COMMON_KEYS = frozenset(
         "step",
         "epoch",
         "eval",
+        "directions",
+        "source",
     }
 )
+#: config.json key listing the directions a folder holds (absent: all of its family's).
+DIRECTIONS_KEY = "directions"
 
 
 def architecture_keys(recipe: Recipe) -> tuple[str, ...]:
@@ -80,12 +88,17 @@ def save_pretrained(directory: str | Path, model: nn.Module, info: dict[str, Any
     missing = [k for k in architecture_keys(recipe) if k not in info]
     if missing:
         raise ValueError(f"save_pretrained: info lacks {', '.join(missing)}")
+    held = folder_directions(info, recipe)
     from .version import __version__
 
     config = {"library": LIBRARY, "version": __version__, **info, "model": kind}
+    if held == recipe.directions:
+        config.pop(DIRECTIONS_KEY, None)  # every direction: folders stay as they always were
+    else:
+        config[DIRECTIONS_KEY] = list(held)
     tensors = {
         f"{name}.{key}": value.detach().cpu().contiguous()
-        for name in recipe.folder_nets
+        for name in recipe.nets_for(held)
         for key, value in getattr(model, name).state_dict().items()
     }
     # Serialised in memory, then written as plain bytes: a full disk is then an OSError naming
@@ -96,6 +109,31 @@ def save_pretrained(directory: str | Path, model: nn.Module, info: dict[str, Any
     text = json.dumps(config, indent=2, sort_keys=False) + "\n"
     atomic_write(directory / CONFIG_NAME, lambda p: p.write_text(text))
     return directory
+
+
+def folder_directions(config: Mapping[str, Any], recipe: Recipe) -> tuple[str, ...]:
+    """The directions a folder's ``config`` holds, in the recipe's order: its
+    ``"directions"`` list, or every direction of the family when absent. A bad list raises
+    ValueError (the message says what is wrong, without the file)."""
+    value = config.get(DIRECTIONS_KEY)
+    if value is None:
+        return recipe.directions
+    if not isinstance(value, list) or not value or not all(isinstance(d, str) for d in value):
+        raise ValueError(f'{DIRECTIONS_KEY} {value!r}: must be a non-empty list such as ["a2b"]')
+    unknown = [d for d in value if d not in recipe.directions]
+    if unknown:
+        raise ValueError(
+            f"{DIRECTIONS_KEY}: {unknown[0]!r} is not a direction of {recipe.name} (it has "
+            f"{', '.join(recipe.directions)})"
+        )
+    if len(set(value)) != len(value):
+        raise ValueError(f"{DIRECTIONS_KEY} {value!r}: names a direction twice")
+    if set(value) != set(recipe.directions) and not recipe.direction_nets:
+        raise ValueError(
+            f"{DIRECTIONS_KEY} {value!r}: a {recipe.name} folder holds all of "
+            f"{', '.join(recipe.directions)} (its networks serve every direction)"
+        )
+    return tuple(d for d in recipe.directions if d in value)
 
 
 def _sha256(data: bytes) -> str:
@@ -213,6 +251,10 @@ def load_pretrained(
         raise ModelLoadError(f"{config_path}: missing {', '.join(missing)}")
     _check_origin(config, config_path, recipe)
     try:
+        held_nets = recipe.nets_for(folder_directions(config, recipe))
+    except ValueError as exc:
+        raise ModelLoadError(f"{config_path}: {exc}") from None
+    try:
         model = recipe.build_generators(config)
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -225,7 +267,7 @@ def load_pretrained(
         raise ModelLoadError(f"{weights_path}: missing (a model folder needs {WEIGHTS_NAME})")
     tensors, digest = _read_weights(weights_path, config)
     # Names and shapes first (the most telling message), then the checksum, then the values.
-    for name in recipe.folder_nets:
+    for name in held_nets:
         net = getattr(model, name)
         expected = net.state_dict()
         for key, value in expected.items():
@@ -238,7 +280,7 @@ def load_pretrained(
                     f"architecture in {CONFIG_NAME} needs {tuple(value.shape)}"
                 )
     _check_checksum(weights_path, digest, config)
-    for name in recipe.folder_nets:
+    for name in held_nets:
         net = getattr(model, name)
         expected = net.state_dict()
         for key in expected:
@@ -249,4 +291,7 @@ def load_pretrained(
                     "diverged, or the file was damaged); use an earlier, finite model"
                 )
         net.load_state_dict({k: tensors[f"{name}.{k}"] for k in expected})
+    for name in recipe.folder_nets:
+        if name not in held_nets:  # a direction the folder does not hold: no random network
+            setattr(model, name, None)
     return model.to(device).eval(), config

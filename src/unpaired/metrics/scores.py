@@ -106,6 +106,8 @@ class Metric:
     compute: Callable[[DirectionView], dict[str, float]]
     needs_features: bool = False
     needs_truth: bool = False
+    #: translates back (F(G(x))): needs the model to hold the opposite direction too.
+    needs_cycle: bool = False
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -139,6 +141,6 @@ def _demo(view: DirectionView) -> dict[str, float]:
 
 METRICS.register("fid")(Metric(_fid, needs_features=True))
 METRICS.register("kid")(Metric(_kid, needs_features=True))
-METRICS.register("l1_cycle")(Metric(_l1_cycle))
-METRICS.register("psnr_cycle")(Metric(_psnr_cycle))
+METRICS.register("l1_cycle")(Metric(_l1_cycle, needs_cycle=True))
+METRICS.register("psnr_cycle")(Metric(_psnr_cycle, needs_cycle=True))
 METRICS.register("demo")(Metric(_demo, needs_truth=True))

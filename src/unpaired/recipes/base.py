@@ -162,6 +162,10 @@ class Recipe:
         demo: options of this family's section for the built-in demo (fast on a CPU).
         directions: the directions its model folders translate (a one-sided family such as
             CUT has only ``("a2b",)``).
+        direction_nets: direction -> the ``folder_nets`` that direction needs, for model
+            folders holding some directions only (``config.json``'s ``"directions"``, e.g. an
+            imported official A -> B generator); empty: every direction needs every network
+            (such a family's folders always hold all of its directions).
         defaults: options outside its section that the family sets unless the user does
             (e.g. CUT's 200 + 200 epochs), as a nested mapping under the defaults.
     """
@@ -191,3 +195,12 @@ class Recipe:
     demo: Mapping[str, Any] = field(default_factory=dict)
     directions: tuple[str, ...] = ("a2b", "b2a")
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    direction_nets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def nets_for(self, directions: tuple[str, ...]) -> tuple[str, ...]:
+        """The ``folder_nets`` a folder holding ``directions`` stores, in ``folder_nets``
+        order."""
+        if not self.direction_nets:
+            return self.folder_nets
+        needed = {name for d in directions for name in self.direction_nets[d]}
+        return tuple(name for name in self.folder_nets if name in needed)

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from ..data.convert import ImageLike, to_unit_tensor
 from ..data.transforms import from_unit, resize, to_unit
 from ..devices import resolve_device
-from ..pretrained import load_pretrained
+from ..pretrained import folder_directions, load_pretrained
 from ..recipes import RECIPES, DirectionError, ExtraInput, check_direction, family_of
 from .tiling import translate_padded, translate_tiled
 
@@ -54,7 +54,8 @@ def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
 
 
 class Translator:
-    """Both directions of a trained model, ready to translate images of any size.
+    """The directions of a trained model (both, or the one its folder holds), ready to
+    translate images of any size.
 
     ``"a2b"`` is the paper's G: X -> Y, ``"b2a"`` is F: Y -> X. Generators are in eval mode
     (dropout off, batch norm on running statistics) and run under
@@ -92,6 +93,8 @@ class Translator:
         self.model = model.to(self.device).eval()
         self.config = dict(config)
         self.recipe = RECIPES.get(family_of(self.config))
+        #: The directions this model translates (a folder may hold one only).
+        self.directions: tuple[str, ...] = folder_directions(self.config, self.recipe)
         self.translation = self.recipe.translation(self.model, self.config)
         self.tile, self.overlap, self.batch_size = tile, overlap, batch_size
 
@@ -135,10 +138,15 @@ class Translator:
     def channels(self, direction: str) -> tuple[int, int]:
         """``(input channels, output channels)`` of a direction (one the model translates)."""
         source, target = check_direction(direction)
-        if direction not in self.recipe.directions:
+        if direction not in self.recipe.directions:  # a one-sided family (CUT)
             raise DirectionError(
                 f"direction {direction}: this {self.recipe.name} model translates "
                 f"{' and '.join(self.recipe.directions)} only"
+            )
+        if direction not in self.directions:  # a folder holding some directions only
+            raise DirectionError(
+                f"direction {direction}: this {self.recipe.name} model folder holds "
+                f"{' and '.join(self.directions)} only"
             )
         return int(self.config[f"channels_{source}"]), int(self.config[f"channels_{target}"])
 

@@ -142,6 +142,7 @@ def _recipe(name: str, section: type, defaults: dict[str, Any]) -> Recipe:
         demo={"generator": "resnet_6blocks", "ngf": 24, "ndf": 32, "num_patches": 64},
         directions=("a2b",),
         defaults=defaults,
+        direction_nets={"a2b": ("g_ab",)},
     )
 
 

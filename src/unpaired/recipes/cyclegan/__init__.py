@@ -168,4 +168,5 @@ RECIPE = Recipe(
     default_metrics=("fid", "kid", "l1_cycle", "psnr_cycle"),
     report_rows=report_rows,
     demo={"generator": "resnet_6blocks", "ngf": 24, "ndf": 32},
+    direction_nets={"a2b": ("g_ab",), "b2a": ("g_ba",)},
 )
