@@ -10,12 +10,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import make_images, make_model
 from unpaired.evaluation import evaluate
 from unpaired.metrics.errors import EvalError
 from unpaired.pretrained import ModelLoadError, load_pretrained, save_pretrained
 from unpaired.recipes import DirectionError
 from unpaired.translate import Translator
+
+from conftest import make_images, make_model
 
 
 def _one_way(tmp_path: Path, direction: str, name: str = "one") -> tuple[Path, Path]:
