@@ -113,3 +113,13 @@ def test_evaluate_leaves_out_the_cycle_of_a_one_way_folder(tmp_path: Path) -> No
         evaluate(one, data, metrics=("l1_cycle",), features="tiny", size=32, save=False)
     with pytest.raises(EvalError, match="holds a2b only"):
         evaluate(one, data, directions=("b2a",), features="tiny", size=32, save=False)
+
+
+def test_export_defaults_to_the_direction_the_folder_holds(tmp_path: Path, run_cli) -> None:
+    _, one = _one_way(tmp_path, "b2a")
+    result = run_cli("export", one, "--format", "pt2", "-o", tmp_path / "g.pt2")
+    assert result.code == 0, result.err
+    program = torch.export.load(tmp_path / "g.pt2")
+    x = torch.rand(1, 3, 24, 32) * 2 - 1
+    expected = Translator.load(one).translate(x, "b2a")
+    assert torch.allclose(program.module()(x), expected, atol=1e-5)

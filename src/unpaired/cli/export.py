@@ -22,7 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="onnx (needs the export extra) or pt2 (torch.export); default onnx",
     )
     p.add_argument(
-        "--direction", choices=("a2b", "b2a"), default="a2b", help="A->B (default) or B->A"
+        "--direction",
+        choices=("a2b", "b2a"),
+        default=None,
+        help="A->B or B->A (default: A->B, or the one direction the model folder holds)",
     )
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")

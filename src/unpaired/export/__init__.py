@@ -76,10 +76,11 @@ def export_model(
     model_path: str | Path,
     fmt: str,
     output: str | Path,
-    direction: str = "a2b",
+    direction: str | None = None,
     overwrite: bool = False,
 ) -> ExportResult:
-    """Export the ``direction`` network of the model folder ``model_path`` to ``output``.
+    """Export the ``direction`` network of the model folder ``model_path`` to ``output``
+    (None: the first direction the folder holds, a2b unless it holds b2a only).
 
     The network takes the image and then the model's extra inputs (a MUNIT style
     ``(N, style_dim, 1, 1)``), each with a dynamic batch; the image also has dynamic H and W.
@@ -106,6 +107,7 @@ def export_model(
     if output.exists() and not overwrite:
         raise ExportError(f"--output {output}: exists already; pass --overwrite to replace it")
     translator = Translator.load(model_path, "cpu")
+    direction = direction or translator.directions[0]
     net = translator.generator(direction).eval()
     c_in, c_out = translator.channels(direction)
     image_dims, (batch, height, width) = dynamic_shapes(
