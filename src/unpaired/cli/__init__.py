@@ -1,4 +1,5 @@
-"""Command line: ``unpaired train | translate | augment | export | evaluate | import | push``,
+"""Command line: ``unpaired train | translate | augment | export | evaluate | import | push |
+app``,
 thin wrappers over the library functions.
 
 User mistakes (bad options, missing folders, unreadable files) end with one ``error:`` line and
@@ -16,7 +17,7 @@ import warnings
 from ..errors import UnpairedError
 from ..fs import describe_os_error
 from ..version import __version__
-from . import evaluate, export, importing, push, train, translate
+from . import app, evaluate, export, importing, push, train, translate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parser(sub)
     importing.add_parser(sub)
     push.add_parser(sub)
+    app.add_parser(sub)
     return parser
 
 
