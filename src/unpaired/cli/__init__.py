@@ -1,6 +1,5 @@
 """Command line: ``unpaired train | translate | augment | export | evaluate | import | push |
-app``,
-thin wrappers over the library functions.
+app``, thin wrappers over the library functions.
 
 User mistakes (bad options, missing folders, unreadable files) end with one ``error:`` line and
 exit status 2; an interrupted training run exits with 130 after saying how to resume;
