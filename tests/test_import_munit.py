@@ -292,16 +292,21 @@ def test_missing_key_is_named() -> None:
     assert "generator b lacks 'dec.model.2.norm.gamma'" in error_of(ckpt)
 
 
-def test_unit_checkpoint_is_refused() -> None:
-    """NVlabs' UNIT trainer writes VAEGen generators (``enc``, ``dec``) in the same form."""
-    unit = {
+def unit_checkpoint() -> dict:
+    """What NVlabs' UNIT trainer writes: VAEGen generators (``enc``, ``dec``), no style."""
+    gen = nvlabs_generator()
+    return {
         tag: {
-            (k.replace("enc_content.", "enc.", 1)): v
-            for k, v in nvlabs_generator().items()
+            k.replace("enc_content.", "enc.", 1): v
+            for k, v in gen.items()
             if k.startswith(("enc_content.", "dec."))
         }
         for tag in "ab"
     }
+
+
+def test_unit_checkpoint_is_refused() -> None:
+    unit = unit_checkpoint()
     assert looks_like(unit)
     message = error_of(unit)
     assert "UNIT" in message and "not MUNIT" in message
@@ -332,3 +337,29 @@ def test_not_an_nvlabs_checkpoint() -> None:
     assert not looks_like({"gen": {}, "dis": {}})  # NVlabs' optimizer.pt
     assert "not an NVlabs MUNIT checkpoint" in error_of(cyclegan)  # type: ignore[arg-type]
     assert "a.model.1.weight maps to nothing" in error_of({"a": cyclegan, "b": cyclegan})
+
+
+def test_cli_import_end_to_end(tmp_path: Path, run_cli) -> None:
+    source = tmp_path / "outputs" / "gen_00100000.pt"
+    source.parent.mkdir()
+    source.write_bytes((DATA / "gen_00000100.pt").read_bytes())
+    result = run_cli("import", source, "-o", tmp_path / "edges2shoes")
+    assert result.code == 0, result.err
+    assert "munit" in result.out and "gen_00100000.pt" in result.out
+    config = json.loads((tmp_path / "edges2shoes" / "config.json").read_text())
+    assert config["source"]["format"] == "NVlabs/MUNIT"
+    assert config["source"]["files"] == ["gen_00100000.pt"]
+    translator = Translator.load(tmp_path / "edges2shoes")
+    ref = load_file(DATA / "reference.safetensors")
+    y = translator.translate(ref["x_a"], "a2b", style=ref["s"])
+    assert (y - ref["a2b"]).abs().max().item() < 1e-5
+
+
+def test_cli_refuses_a_unit_checkpoint(tmp_path: Path, run_cli) -> None:
+    unit = unit_checkpoint()
+    source = tmp_path / "gen_00010000.pt"
+    torch.save(unit, source)
+    result = run_cli("import", source, "-o", tmp_path / "out")
+    assert result.code == 2
+    assert "UNIT" in result.one_error_line(str(source))
+    assert not (tmp_path / "out").exists()
