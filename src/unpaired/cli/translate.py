@@ -51,13 +51,15 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "translate",
-        help="translate image files, folders and medical volumes with a trained model",
+        help="translate image files, folders, medical volumes and videos with a trained model",
         description="Translate images at their own resolution (large ones in blended tiles). "
         "MODEL is a run folder or its model/ folder. Each output keeps the file's path "
         "relative to the folder it was found under, its name and its format. Medical volumes "
         "(NIfTI .nii/.nii.gz, DICOM series folders, .npy) are translated slice by slice with "
         "the model's intensity windows and written back in their own format, geometry and "
-        "data type (needs the medical extra for DICOM and NIfTI).",
+        "data type (needs the medical extra for DICOM and NIfTI). Video files named as inputs "
+        "(.mp4 .m4v .mov .mkv .webm .avi) are translated frame by frame into a video of the "
+        "same container, size, frame rate, timestamps and audio (needs the video extra).",
     )
     p.add_argument("model", metavar="MODEL", help="run folder or model folder")
     p.add_argument(
@@ -67,8 +69,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         required=True,
         metavar="PATH",
-        help="image files, volumes, folders (searched recursively; a folder of .dcm files is "
-        "one DICOM series) or quoted glob patterns",
+        help="image files, volumes, video files, folders (searched recursively for images and "
+        "volumes; a folder of .dcm files is one DICOM series) or quoted glob patterns",
     )
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     p.add_argument(
@@ -148,6 +150,8 @@ def _run(args: argparse.Namespace) -> int:
     from ..translate import (
         TranslateError,
         Translator,
+        check_videos,
+        is_video,
         plan_jobs,
         style_variants,
         translate_files,
@@ -166,7 +170,9 @@ def _run(args: argparse.Namespace) -> int:
             f"--overlap {args.overlap}: must be at most half of --tile {args.tile}"
         )
     device, axis, progress = _run_options(args)
-    plan_jobs(args.inputs, args.output, overwrite=True)  # bad paths fail before loading
+    planned = plan_jobs(args.inputs, args.output, overwrite=True)  # bad paths fail before loading
+    videos = [job.source for job in planned if is_video(job.source)]
+    check_videos(videos)  # a missing extra or a file that is no video fails before loading too
     translator = Translator.load(args.model, device, args.tile, args.overlap, args.batch_size)
     variants = style_variants(translator, args.direction, args.styles, args.seed, args.style_image)
     jobs = plan_jobs(args.inputs, args.output, args.overwrite, variants)
@@ -182,14 +188,18 @@ def _run(args: argparse.Namespace) -> int:
         keep_outside=args.keep_outside_window,
         variants=variants,
     )
+    noun = "inputs" if videos else "images"
     if report.failed:
         print(
-            f"error: {len(report.failed)} of {len(jobs)} images could not be translated "
+            f"error: {len(report.failed)} of {len(jobs)} {noun} could not be translated "
             f"(named above); {len(report.written)} written to {args.output}",
             file=sys.stderr,
         )
         return 1
-    print(f"done: {len(report.written)} images in {args.output}")
+    clips = sum(1 for path in report.written if is_video(path))
+    done = [f"{len(report.written) - clips} images"] if len(report.written) > clips else []
+    done += [f"{clips} video{'s' * (clips != 1)}"] if clips else []
+    print(f"done: {' and '.join(done) or '0 images'} in {args.output}")
     return 0
 
 

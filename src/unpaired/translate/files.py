@@ -15,7 +15,8 @@ Two steps, so that every check happens before anything is written:
 
 Medical inputs (NIfTI files, DICOM series folders, ``.npy`` arrays) are planned the same way
 (a series folder is one input, written to a folder of the same relative name) and translated
-slice by slice by :mod:`unpaired.translate.volumes`.
+slice by slice by :mod:`unpaired.translate.volumes`. Video files given by name (``.mp4``,
+``.mov``, ...) are translated frame by frame into videos by :mod:`unpaired.translate.video`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from ..progress import CountProgress
 from . import memory
 from .translator import Translator, short_side_size
 from .variants import PLAIN, TranslateError, Variant, tagged
+from .video import is_video, translate_videos
 from .volumes import needs_medical, translate_medical
 
 __all__ = [
@@ -104,6 +106,8 @@ def _expand(spec: str) -> tuple[list[tuple[Path, Path]], Path | None]:
     if path.is_dir():
         return _in_folder(path), path
     if path.is_file():
+        if is_video(path):  # videos only as files given by name (folders and globs skip them)
+            return [(path, Path(path.name))], None
         if full_suffix(path) not in SOURCE_SUFFIXES:
             known = ", ".join(sorted(SOURCE_SUFFIXES))
             raise TranslateError(f"--input {spec}: not an image file extension (use {known})")
@@ -325,6 +329,20 @@ def translate_files(
         )
         chosen = {id(job) for job in medical}
         jobs = [job for job in jobs if id(job) not in chosen]
+    videos = [job for job in jobs if is_video(job.source)]
+    if videos:  # frame by frame into videos of the same container: see .video
+        translate_videos(
+            translator,
+            videos,
+            report,
+            direction,
+            size,
+            batch_size,
+            side_by_side,
+            progress,
+            variants,
+        )
+        jobs = [job for job in jobs if not is_video(job.source)]
     bar = CountProgress(len(jobs) * len(variants), progress if jobs else False)
 
     def fail(job: Job, reason: str, outputs: int = len(variants)) -> None:
