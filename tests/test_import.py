@@ -256,6 +256,14 @@ def test_dataparallel_prefix_stripped(tmp_path: Path) -> None:
     assert_weights(out, "g_ab", state)
 
 
+def test_half_precision_file_stored_as_float32(tmp_path: Path) -> None:
+    state = {k: v.half() if v.is_floating_point() else v for k, v in resnet_state().items()}
+    out = import_checkpoint([save(tmp_path / "latest_net_G.pth", state)], tmp_path / "m")
+    assert_weights(out, "g_ab", state)
+    model, _ = load_pretrained(out)
+    assert all(p.dtype == torch.float32 for p in model.g_ab.parameters())
+
+
 def test_g_a_and_g_b_make_both_directions(tmp_path: Path, run_cli) -> None:
     g_a = save(tmp_path / "ck" / "5_net_G_A.pth", resnet_state(c_in=3, c_out=1, seed=1))
     g_b = save(tmp_path / "ck" / "5_net_G_B.pth", resnet_state(c_in=1, c_out=3, seed=2))
@@ -390,6 +398,7 @@ def test_refused_combinations(tmp_path: Path) -> None:
     g_b8 = save(tmp_path / "c" / "latest_net_G_B.pth", resnet_state(ngf=8))
     aa = save(tmp_path / "d" / "latest_net_G.pth", resnet_state(antialias=True))
     _error(tmp_path, [g_a, g_a2], "both files are G_A")
+    _error(tmp_path, [g_a, g_a], "given twice")
     _error(tmp_path, [g_a, g_b8], "ngf 8 differs")
     _error(tmp_path, [g_a, g_b8], "applies to one file", direction="a2b")
     _error(tmp_path, [aa, g_a], "cut is one-sided")

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..fs import atomic_folder, is_within
+from ..fs import atomic_folder, is_within, same_file
 from ..pretrained import CONFIG_NAME, folder_directions, load_pretrained, save_pretrained
 from ..recipes import RECIPES, family_of
 from . import cut, cyclegan
@@ -85,6 +85,8 @@ def import_checkpoint(
         raise CheckpointImportError(
             "option --direction: applies to one file; of two files, G_A translates a2b and G_B b2a"
         )
+    if len(paths) == 2 and paths[0].exists() and same_file(paths[0], paths[1]):
+        raise CheckpointImportError(f"{paths[1]}: given twice; give a G_A and a G_B file")
     if len(paths) == 2:  # G_A first, in config.json too
         ways = _directions(paths, None)
         paths = [ways["a2b"], ways["b2a"]]
