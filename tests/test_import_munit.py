@@ -286,6 +286,12 @@ def test_shape_mismatch_is_named() -> None:
     assert "a.mlp.model.2.fc.weight has shape (10, 8)" in message and "(64, 8)" in message
 
 
+def test_dummy_buffer_of_a_wrong_width_is_named() -> None:
+    ckpt = checkpoint()
+    ckpt["a"]["dec.model.0.model.0.model.1.norm.running_var"] = torch.ones(5)
+    assert "a.dec.model.0.model.0.model.1.norm.running_var has shape (5,)" in error_of(ckpt)
+
+
 def test_missing_key_is_named() -> None:
     ckpt = checkpoint()
     del ckpt["b"]["dec.model.2.norm.gamma"]

@@ -219,8 +219,16 @@ def _load(
     for key, value in state.items():
         if key in mapped:
             continue
-        if any(p.fullmatch(key) for p in _DUMMY) and value.dim() == 1:
-            continue
+        if any(p.fullmatch(key) for p in _DUMMY):
+            conv = state.get(f"{key.rsplit('.norm.', 1)[0]}.conv.weight")
+            if conv is not None and value.shape == conv.shape[:1]:
+                continue  # one value per channel of the convolution it follows: unused
+            if conv is not None:
+                raise _fail(
+                    source,
+                    f"{tag}.{key} has shape {tuple(value.shape)}; its layer has "
+                    f"{conv.shape[0]} channels",
+                )
         raise _fail(source, f"key {tag}.{key} maps to nothing in unpaired's MUNIT generator")
     result: dict[str, Tensor] = {}
     for theirs, mine in pairs:
