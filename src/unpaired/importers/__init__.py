@@ -19,12 +19,10 @@ from: ``"source": {"format", "files", "sha256"}``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import torch
@@ -33,7 +31,7 @@ from torch import nn
 from ..fs import atomic_folder, is_within, same_file
 from ..pretrained import CONFIG_NAME, folder_directions, load_pretrained, save_pretrained
 from ..recipes import RECIPES, family_of
-from . import cut, cyclegan
+from . import cut, cyclegan, munit
 from .checkpoint import load_checkpoint, sha256_of
 from .errors import CheckpointImportError
 
@@ -43,7 +41,6 @@ __all__ = ["FAMILIES", "CheckpointImportError", "describe", "import_checkpoint",
 FAMILIES = ("cyclegan", "cut", "fastcut", "munit")
 #: ``<epoch>_net_G_A.pth`` / ``..._G_B.pth``: the official CycleGAN's two generators.
 _G_NAME = re.compile(r"net_G_([AB])$")
-_MUNIT = f"{__name__}.munit"
 
 
 def import_checkpoint(
@@ -133,34 +130,13 @@ def _check_output(output: Path, sources: list[Path], overwrite: bool) -> None:
         )
 
 
-def _munit() -> ModuleType | None:
-    """:mod:`.munit` (another part of this package), or None where it is not installed."""
-    try:
-        return importlib.import_module(_MUNIT)
-    except ModuleNotFoundError as exc:
-        if exc.name != _MUNIT:
-            raise
-        return None
-
-
-def _is_munit(checkpoint: Any, munit: ModuleType | None) -> bool:
-    if munit is not None:
-        return bool(munit.looks_like(checkpoint))
-    return (
-        isinstance(checkpoint, Mapping)
-        and {"a", "b"} <= set(checkpoint)
-        and all(isinstance(checkpoint[k], Mapping) for k in ("a", "b"))
-    )
-
-
 def _convert(
     paths: list[Path], checkpoints: list[Any], family: str | None, direction: str | None
 ) -> tuple[nn.Module, dict[str, Any], str]:
     """(generators bundle, ``config.json`` info without ``source``, source format)."""
-    munit = _munit()
     first = checkpoints[0]
-    if family == "munit" or (family is None and _is_munit(first, munit)):
-        return _convert_munit(paths, first, munit, direction)
+    if family == "munit" or (family is None and munit.looks_like(first)):
+        return _convert_munit(paths, first, direction)
     for path, checkpoint in zip(paths, checkpoints, strict=True):
         if not cyclegan.is_generator(checkpoint):
             raise CheckpointImportError(f"{path}: {_what_is(checkpoint)}")
@@ -185,13 +161,8 @@ def _convert(
 
 
 def _convert_munit(
-    paths: list[Path], checkpoint: Any, munit: ModuleType | None, direction: str | None
+    paths: list[Path], checkpoint: Any, direction: str | None
 ) -> tuple[nn.Module, dict[str, Any], str]:
-    if munit is None:
-        raise CheckpointImportError(
-            f"{paths[0]}: a MUNIT checkpoint ({{'a', 'b'}} generators); MUNIT import is not "
-            "available in this version of unpaired"
-        )
     if len(paths) == 2:
         raise CheckpointImportError(
             f"{paths[1]}: a MUNIT gen_*.pt holds both generators; give that one file"
@@ -207,7 +178,7 @@ def _convert_munit(
             "generators' state dicts, as NVlabs MUNIT's gen_*.pt)"
         )
     model, info = munit.convert(checkpoint, str(paths[0]))
-    return model, dict(info), getattr(munit, "FORMAT", "MUNIT")
+    return model, dict(info), munit.FORMAT
 
 
 def _directions(paths: list[Path], direction: str | None) -> dict[str, Path]:
