@@ -305,3 +305,46 @@ def test_videos_in_folders_are_left_to_explicit_inputs(run_cli, tmp_path, model)
     assert result.code == 0, result.err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["img 000.png"]
     assert "done: 1 images" in result.out
+
+
+def test_rotation_and_color_tags_are_kept(tmp_path, model) -> None:
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        cc = stream.codec_context
+        cc.colorspace = cc.color_primaries = cc.color_trc = 1  # BT.709
+        stream.set_display_rotation(90)
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((24, 32, 3), 40 * i, np.uint8), "rgb24")
+            frame = frame.reformat(format="yuv420p", dst_colorspace=1, dst_color_range=1)
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    translate_video(Translator.load(model), clip, [tmp_path / "out.mp4"], progress=False)
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == 3 and (frames[0].width, frames[0].height) == (32, 24)
+    assert frames[0].rotation == 90
+    assert (frames[0].colorspace, frames[0].color_primaries, frames[0].color_trc) == (1, 1, 1)
+
+
+def test_a_clip_failing_midway_is_named_and_the_others_are_written(
+    run_cli, tmp_path, model, monkeypatch
+) -> None:
+    good = make_clip(tmp_path / "good.mp4", frames=3)
+    bad = make_clip(tmp_path / "bad.mkv", frames=6)
+    real = video_module._Clip.translate
+
+    def translate(self, frames, width, height):
+        if self.source.name == "bad.mkv" and frames[0].pts >= 200:
+            raise VideoError(f"{self.source}: cannot decode its video after frame 2 (test)")
+        return real(self, frames, width, height)
+
+    monkeypatch.setattr(video_module._Clip, "translate", translate)
+    result = run_cli("translate", model, "-i", good, bad, "-o", tmp_path / "out")
+    assert result.code == 1
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2 and str(bad) in errors[0], result.err
+    assert "1 of 2 inputs could not be translated" in errors[1]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.mp4"]
