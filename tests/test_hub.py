@@ -633,3 +633,15 @@ def test_prepare_upload_api(trained_run: Path, tmp_path: Path) -> None:
         prepare_upload(trained_run, staged)
     with pytest.raises(PublishError, match="a Hub model"):
         prepare_upload("hf://me/h2z", tmp_path / "up2")
+
+
+def test_evaluate_a_hub_model(tmp_path: Path, fake_hub: FakeHub, hf_home: Path) -> None:
+    from unpaired.evaluation import evaluate
+
+    fake_hub.publish("owner/name", folder_files(make_model(tmp_path / "model")))
+    data = tmp_path / "data"
+    make_images(data / "testA", 2, size=(32, 32), seed=1)
+    make_images(data / "testB", 2, size=(32, 32), seed=2)
+    result = evaluate("hf://owner/name", data, metrics=("l1_cycle",), size=32, save=False)
+    local = evaluate(tmp_path / "model", data, metrics=("l1_cycle",), size=32, save=False)
+    assert result.scores == local.scores and result.info["model"] == "hf://owner/name"

@@ -19,6 +19,7 @@ from typing import Any
 
 from .data.images import image_size, list_images
 from .errors import UnpairedError
+from .hub import is_hub
 from .medical.windows import model_windows
 from .metrics.core import DIRECTION_DOMAINS, TranslateFn, check_metrics, identity_translate, score
 from .metrics.errors import EvalError
@@ -53,8 +54,17 @@ class EvalResult:
         return self.path
 
 
-def _model_folders(path: Path) -> tuple[Path, Path | None]:
-    """(model folder, run folder or None) for a run folder or a model folder."""
+def _model_folders(model: str | Path) -> tuple[Path, Path | None]:
+    """(model folder, run folder or None) for a run folder, a model folder or ``hf://`` name
+    (its snapshot: a model folder)."""
+    if is_hub(model):
+        from .pretrained import ModelLoadError, model_folder
+
+        try:
+            return model_folder(model), None
+        except ModelLoadError as exc:
+            raise EvalError(str(exc)) from None
+    path = Path(model)
     if (path / "model" / "config.json").is_file():
         return path / "model", path
     if (path / "config.json").is_file():
@@ -152,7 +162,7 @@ def evaluate(
     windows: tuple[Any, Any] = (None, None)
     axis: Any = "axial"
     if model is not None:
-        model_dir, run_dir = _model_folders(Path(model))
+        model_dir, run_dir = _model_folders(model)
         try:
             translator = Translator.load(model_dir, torch_device, tile=0)
         except ModelLoadError as exc:

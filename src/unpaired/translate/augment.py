@@ -36,6 +36,7 @@ from typing import Any
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
 from ..fs import atomic_folder, atomic_write, is_within, same_file
+from ..hub import is_hub
 from ..medical.sources import list_sources, source_stem
 from ..medical.volume import probe
 from ..medical.windows import model_windows
@@ -245,7 +246,7 @@ def augment(
                 "output": image_output.relative_to(output).as_posix(),
                 "mask_source": str(pair.mask.resolve()),
                 "mask": mask_output.relative_to(output).as_posix(),
-                "model": str(Path(model).resolve()),
+                "model": model if is_hub(model) else str(Path(model).resolve()),
                 "direction": direction,
                 "windows": {d: w.as_list() if w else None for d, w in windows.items()},
                 "axis": model_axis if axis is None else axis,
