@@ -217,7 +217,7 @@ def test_odd_size_is_padded_for_h264(tmp_path, model) -> None:
 
 def test_audio_is_reencoded_when_the_container_cannot_hold_it(tmp_path, model, monkeypatch):
     clip = make_clip(tmp_path / "clip.mp4", frames=5)
-    monkeypatch.setattr(video_module, "_can_copy", lambda container, stream: False)
+    monkeypatch.setattr(video_module.encode, "_can_copy", lambda container, stream: False)
     with pytest.warns(UserWarning, match="re-encoded as aac"):
         translate_video(Translator.load(model), clip, [tmp_path / "out.mp4"], progress=False)
     a, b = decode(clip), decode(tmp_path / "out.mp4")
