@@ -28,7 +28,14 @@ import torch
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
 from ..medical.sources import kind_of
-from ..medical.volume import probe, read_medical, resolve_axis, slice_view, unslice
+from ..medical.volume import (
+    MedicalImage,
+    probe,
+    read_medical,
+    resolve_axis,
+    slice_view,
+    unslice,
+)
 from ..medical.windows import Window, model_windows
 from ..progress import CountProgress
 from .variants import PLAIN, Variant, tagged
@@ -36,7 +43,13 @@ from .variants import PLAIN, Variant, tagged
 if TYPE_CHECKING:
     from .translator import Translator
 
-__all__ = ["direction_windows", "needs_medical", "translate_medical", "translate_slices"]
+__all__ = [
+    "direction_windows",
+    "needs_medical",
+    "translate_medical",
+    "translate_slices",
+    "translate_volume",
+]
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -99,6 +112,37 @@ def translate_slices(
     return out
 
 
+def translate_volume(
+    translator: Translator,
+    image: MedicalImage,
+    array_axis: int,
+    direction: str = "a2b",
+    batch_size: int = 1,
+    keep_outside: bool = False,
+    extras: dict[str, Any] | None = None,
+    on_batch: Any = None,
+) -> np.ndarray:
+    """The translation of a whole input (:func:`~unpaired.medical.volume.read_medical`) in
+    physical units (HU), float32 in the input's array order and shape: sliced along
+    ``array_axis`` (-1: a 2-D image), through the model's windows (or the input's own range
+    when the model records none) and :func:`translate_slices`. What ``translate`` writes and
+    what ``evaluate --paired`` scores."""
+    window_in, window_out, _ = direction_windows(translator.config, direction)
+    own = image.default_window()
+    values = translate_slices(
+        translator,
+        slice_view(image.values, array_axis),
+        window_in or own,
+        window_out or own,
+        direction,
+        batch_size,
+        on_batch,
+        keep_outside and window_in is not None,
+        extras,
+    )
+    return unslice(values, array_axis)
+
+
 def translate_medical(
     translator: Translator,
     jobs: Sequence[Any],
@@ -117,7 +161,7 @@ def translate_medical(
     Raises:
         MissingExtra: a DICOM or NIfTI input needs the ``medical`` extra.
     """
-    window_in, window_out, model_axis = direction_windows(translator.config, direction)
+    model_axis = direction_windows(translator.config, direction)[2]
     axis = model_axis if axis is None else axis
     planned: list[tuple[Any, int, int]] = []  # (job, array axis, slices)
     failures: list[tuple[Any, str]] = []
@@ -151,23 +195,20 @@ def translate_medical(
                 fail(job, str(exc))
                 bar.update(count * len(variants))
                 continue
-            slices = slice_view(image.values, array_axis)
-            own = image.default_window()
             for variant in variants:
-                values = translate_slices(
+                values = translate_volume(
                     translator,
-                    slices,
-                    window_in or own,
-                    window_out or own,
+                    image,
+                    array_axis,
                     direction,
                     batch_size,
-                    bar.update,
-                    keep_outside and window_in is not None,
+                    keep_outside,
                     variant.extras,
+                    bar.update,
                 )
                 output = tagged(job.output, variant.tag)
                 try:
-                    image.write(unslice(values, array_axis), output)
+                    image.write(values, output)
                 except (OSError, ValueError) as exc:
                     fail(job, f"cannot write '{output}': {exc}")
                     continue
