@@ -6,7 +6,8 @@ a model: :mod:`unpaired.evaluation` scores a model folder (``unpaired evaluate``
 Modules: :mod:`.distances` (Fréchet distance, KID), :mod:`.features` (the preprocessing
 protocol, the Inception network, the :class:`FeatureExtractor` protocol and a stand-in),
 :mod:`.scores` (metrics by name), :mod:`.demo_truth`, :mod:`.eval_data` (test images),
-:mod:`.core` (scoring a translation function). Nothing here imports the optional Inception
+:mod:`.core` (scoring a translation function), :mod:`.paired` (MAE/PSNR/SSIM against registered
+targets), :mod:`.volumes` (slice consistency). Nothing here imports the optional Inception
 package at import time.
 """
 
@@ -16,7 +17,9 @@ from . import diversity  # noqa: F401 - registers the "diversity" metric
 from .distances import feature_statistics, frechet_distance, frechet_distance_from_features, kid
 from .errors import INSTALL_HINT, EvalError, MetricsUnavailable
 from .features import FEATURES, FeatureExtractor, InceptionFeatures, TinyFeatures, build_features
+from .paired import PAIRED_METRICS, StackScores, score_stack
 from .scores import DEFAULT_METRICS, METRICS
+from .volumes import slice_consistency
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -27,10 +30,14 @@ __all__ = [
     "FeatureExtractor",
     "InceptionFeatures",
     "MetricsUnavailable",
+    "PAIRED_METRICS",
+    "StackScores",
     "TinyFeatures",
     "build_features",
     "feature_statistics",
     "frechet_distance",
     "frechet_distance_from_features",
     "kid",
+    "score_stack",
+    "slice_consistency",
 ]
