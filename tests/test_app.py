@@ -58,7 +58,8 @@ class AppProcess:
         threading.Thread(target=self._read, daemon=True).start()
         if not self.ready.wait(120) or self.temp is None:
             self.stop()
-            raise AssertionError("the app did not start:\n" + "".join(self.lines[-40:]))
+            output = "".join(self.lines[-40:]) + self.stderr()[-4000:]
+            raise AssertionError(f"the app did not start:\n{output}")
         self.url = f"http://127.0.0.1:{self.port}/"
 
     def _read(self) -> None:

@@ -41,7 +41,7 @@ from .work import (
     user_message,
 )
 
-__all__ = ["build_page", "raw_image"]
+__all__ = ["CSS", "build_page", "raw_image"]
 
 _INTRO = (
     "# unpaired\n"
@@ -50,6 +50,13 @@ _INTRO = (
 )
 _WINDOW_LABELS = {"model": "model window (else the volume's range)", "custom": "custom"}
 _VOLUME_TYPES = [".nii", ".gz", ".npy", ".dcm", ".zip"]
+#: The page's own style: input and output fill their boxes (small images are scaled up for the
+#: eye; the download is the image itself).
+CSS = """
+#input-image img, #output-image img, #slice-in img, #slice-out img {
+  width: 100%; height: 100%; object-fit: contain;
+}
+"""
 # One translation at a time (the CPU is shared); looking at slices is not queued behind it.
 _HEAVY = "translate"
 
@@ -199,14 +206,13 @@ def build_page(models: Sequence[AppModel], workspace: Workspace, max_unzipped: i
                 first.direction_choices(), value=first.directions[0], label="Direction", scale=2
             )
         model_info = gr.Markdown(first.describe())
-        with gr.Group(visible=first.has_style) as style_box:
-            with gr.Row():
-                styles = gr.Slider(1, MAX_STYLES, value=3, step=1, label="Styles")
-                seed = gr.Number(0, precision=0, label="Seed")
-                style_image = raw_image(
-                    label="Style reference (optional: its style instead of random ones)",
-                    height=160,
-                )
+        with gr.Row(visible=first.has_style, equal_height=True) as style_box:
+            styles = gr.Slider(1, MAX_STYLES, value=3, step=1, label="Styles")
+            seed = gr.Number(0, precision=0, label="Seed")
+            style_image = raw_image(
+                label="Style reference (optional: its style instead of random ones)",
+                height=160,
+            )
 
         with gr.Tabs():
             with gr.Tab("Image"):
@@ -214,6 +220,7 @@ def build_page(models: Sequence[AppModel], workspace: Workspace, max_unzipped: i
                     image_in = raw_image(
                         label="Input",
                         buttons=["fullscreen"],
+                        height=360,
                         elem_id="input-image",
                     )
                     image_out = gr.Image(
@@ -221,6 +228,7 @@ def build_page(models: Sequence[AppModel], workspace: Workspace, max_unzipped: i
                         format="png",
                         label="Output",
                         interactive=False,
+                        height=360,
                         buttons=["download", "fullscreen"],
                         elem_id="output-image",
                     )
@@ -235,7 +243,7 @@ def build_page(models: Sequence[AppModel], workspace: Workspace, max_unzipped: i
                     shown,
                     label="Examples: the run's test images (click one)",
                     columns=8,
-                    height=140,
+                    height=170,
                     allow_preview=False,
                     visible=bool(shown),
                 )
@@ -266,8 +274,20 @@ def build_page(models: Sequence[AppModel], workspace: Workspace, max_unzipped: i
                     hi = gr.Number(240, label="custom window: high")
                 index = gr.Slider(0, 1, value=0, step=1, label="Slice", interactive=False)
                 with gr.Row():
-                    slice_in = gr.Image(label="Input slice", interactive=False, format="png")
-                    slice_out = gr.Image(label="Output slice", interactive=False, format="png")
+                    slice_in = gr.Image(
+                        label="Input slice",
+                        interactive=False,
+                        format="png",
+                        height=360,
+                        elem_id="slice-in",
+                    )
+                    slice_out = gr.Image(
+                        label="Output slice",
+                        interactive=False,
+                        format="png",
+                        height=360,
+                        elem_id="slice-out",
+                    )
                 volume_out = gr.File(label="Download the translated volume")
                 volume_state = gr.State(None)
 

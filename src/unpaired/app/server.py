@@ -135,7 +135,7 @@ def serve(
                 "to keep it to this machine",
                 file=sys.stderr,
             )
-        from .page import build_page
+        from .page import CSS, build_page
 
         page = build_page(models, workspace, max_upload_mb * MB * UNZIP_FACTOR)
         page.queue(max_size=64, default_concurrency_limit=1)
@@ -155,6 +155,7 @@ def serve(
                 mcp_server=False,
                 pwa=False,
                 footer_links=["api", "settings"],
+                css=CSS,
             )
         except OSError as exc:
             reason = " ".join(str(exc).split())[:160]
