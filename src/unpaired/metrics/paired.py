@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import EvalError
+from .volumes import slice_consistency
 
 __all__ = [
     "K1",
@@ -46,6 +47,7 @@ __all__ = [
     "gaussian_window",
     "mae",
     "psnr",
+    "score_item",
     "score_stack",
     "ssim",
     "ssim_map",
@@ -253,3 +255,42 @@ def average(items: Iterable[Mapping[str, float]], keys: Sequence[str] = tuple(PA
         values = [float(i[key]) for i in items if key in i and not math.isnan(float(i[key]))]
         result[key] = sum(values) / len(values) if values else math.nan
     return result
+
+
+def score_item(
+    output: np.ndarray,
+    target: np.ndarray,
+    data_range: float,
+    axis: int = -1,
+    mask: np.ndarray | None = None,
+    source: np.ndarray | None = None,
+) -> dict[str, object]:
+    """The record of one paired item: a 2-D image (``axis`` -1; ``(H, W)`` or ``(C, H, W)``)
+    or a volume sliced along array ``axis`` (0, 1 or 2), all arrays of one shape, in the units
+    to report (HU). Returns ``mae``, ``psnr``, ``ssim``, ``data_range``, ``pixels`` and, for a
+    volume, ``slices`` (each slice's values) and, given the ``source`` volume,
+    ``slice_consistency`` (:func:`~.volumes.slice_consistency`, inside ``mask`` when given).
+    """
+    if axis == -1:
+        scores = score_stack(
+            np.asarray(output)[None],
+            np.asarray(target)[None],
+            data_range,
+            None if mask is None else np.asarray(mask)[None],
+        )
+        return {**scores.as_dict(), "data_range": scores.data_range, "pixels": scores.pixels}
+    scores = score_stack(
+        np.moveaxis(np.asarray(output), axis, 0),
+        np.moveaxis(np.asarray(target), axis, 0),
+        data_range,
+        None if mask is None else np.moveaxis(np.asarray(mask), axis, 0),
+    )
+    record: dict[str, object] = {
+        **scores.as_dict(),
+        "data_range": scores.data_range,
+        "pixels": scores.pixels,
+    }
+    if source is not None and np.asarray(output).shape[axis] > 1:
+        record["slice_consistency"] = slice_consistency(source, output, axis, mask)
+    record["slices"] = scores.slices
+    return record

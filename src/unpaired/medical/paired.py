@@ -1,0 +1,155 @@
+"""Registered pairs for paired validation (``evaluate --paired``, ``train --val-paired``).
+
+A source file and its target share their relative folder and name, with any supported ending
+(``ct/case_000.nii.gz`` <-> ``ct/case_000.nii``; a DICOM series folder by its folder path), as
+:mod:`unpaired.translate.augment` matches masks; a mask folder is matched the same way (nonzero
+= inside). Names only are looked at by :func:`find_pairs`; :func:`read_paired` reads one pair
+and checks that the shapes agree. Volumes and 16-bit slices are read in physical units (HU for
+CT, :func:`~unpaired.medical.volume.read_medical`); photos are read by the caller
+(:func:`unpaired.data.images.read_image`), only their masks here.
+
+Every mistake is a :class:`~unpaired.data.errors.DataError` with one line naming the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.errors import DataError, MissingExtra
+from ..data.images import ImageReadError
+from .sources import kind_of, list_sources, source_stem
+from .volume import MedicalImage, read_medical
+
+__all__ = ["Pair", "find_pairs", "is_volume_kind", "read_mask", "read_paired"]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One source with its target (and mask); ``name`` is the source's relative path."""
+
+    name: str
+    source: Path
+    target: Path
+    mask: Path | None = None
+
+    @property
+    def kind(self) -> str | None:
+        """The source's kind: ``"nifti"``, ``"dicom"``, ``"npy"`` or ``"image"``."""
+        return kind_of(self.source)
+
+
+def is_volume_kind(kind: str | None) -> bool:
+    """Whether inputs of ``kind`` are medical arrays (read in physical units, sliced)."""
+    return kind in ("nifti", "dicom", "npy")
+
+
+def _key(path: Path, root: Path) -> tuple[str, ...]:
+    rel = path.relative_to(root)
+    if rel == Path("."):  # a DICOM series lying directly in the folder
+        return (path.name,)
+    return (*rel.parent.parts, source_stem(path))
+
+
+def _name(path: Path, root: Path) -> str:
+    rel = path.relative_to(root)
+    return path.name if rel == Path(".") else rel.as_posix()
+
+
+def _by_key(folder: Path, option: str) -> dict[tuple[str, ...], Path]:
+    if not folder.is_dir():
+        raise DataError(f"{option} {folder}: no such folder")
+    found: dict[tuple[str, ...], Path] = {}
+    for path in list_sources(folder):
+        key = _key(path, folder)
+        if key in found:
+            raise DataError(
+                f"{option} {folder}: {found[key]} and {path} have the same name; keep one file "
+                "per name"
+            )
+        found[key] = path
+    return found
+
+
+def find_pairs(
+    source_dir: str | Path,
+    target_dir: str | Path,
+    mask_dir: str | Path | None = None,
+    options: tuple[str, str, str] = ("--paired SRC_DIR", "--paired TGT_DIR", "--mask"),
+) -> list[Pair]:
+    """Every source under ``source_dir`` with its target (and mask), in a stable order.
+
+    ``options`` names the three folders in messages. Targets without a source are ignored.
+
+    Raises:
+        DataError: a folder is missing or empty, a source has no target or mask (the message
+            names the file and the name expected), or two files share a name.
+    """
+    source_dir, target_dir = Path(source_dir), Path(target_dir)
+    mask_root = Path(mask_dir) if mask_dir is not None else None
+    sources = _by_key(source_dir, options[0])
+    if not sources:
+        raise DataError(f"{options[0]} {source_dir}: no images or volumes in it")
+    targets = _by_key(target_dir, options[1])
+    masks = _by_key(mask_root, options[2]) if mask_root is not None else {}
+    pairs = []
+    for key, source in sources.items():
+        target = targets.get(key)
+        if target is None:
+            raise DataError(
+                f"{source} has no target: expected {target_dir.joinpath(*key)}.* (same relative "
+                f"folder and name in {target_dir})"
+            )
+        mask = None
+        if mask_root is not None:
+            mask = masks.get(key)
+            if mask is None:
+                raise DataError(
+                    f"{source} has no mask: expected {mask_root.joinpath(*key)}.* (same relative "
+                    f"folder and name in {mask_root})"
+                )
+        pairs.append(Pair(_name(source, source_dir), source, target, mask))
+    return pairs
+
+
+def _read(path: Path, role: str) -> MedicalImage:
+    try:
+        return read_medical(path)
+    except MissingExtra:
+        raise
+    except (ImageReadError, DataError, OSError, ValueError) as exc:
+        text = str(exc)
+        raise DataError(text if str(path) in text else f"{role} {path}: {text}") from None
+
+
+def read_mask(path: Path, shape: tuple[int, ...], of: Path) -> np.ndarray:
+    """The mask at ``path`` as bool (nonzero = inside), which must have ``shape`` (that of
+    ``of``, its image, named in the message otherwise)."""
+    values = _read(path, "mask").values
+    if tuple(values.shape) != tuple(shape):
+        raise DataError(
+            f"mask {path} is {'x'.join(map(str, values.shape))} but its image {of} is "
+            f"{'x'.join(map(str, shape))}; a mask must have its image's size"
+        )
+    return np.asarray(values) != 0
+
+
+def read_paired(pair: Pair) -> tuple[MedicalImage, np.ndarray, np.ndarray | None]:
+    """``(source image, target values, mask or None)`` of a medical pair, in physical units
+    (float32 target, bool mask), all of the source's shape.
+
+    Raises:
+        DataError: unreadable files, or a target or mask whose shape differs (naming both).
+    """
+    image = _read(pair.source, "source")
+    target = _read(pair.target, "target").values
+    if target.shape != image.values.shape:
+        raise DataError(
+            f"target {pair.target} is {'x'.join(map(str, target.shape))} but its source "
+            f"{pair.source} is {'x'.join(map(str, image.values.shape))}; a paired target "
+            "must be registered to its source (same shape)"
+        )
+    mask = None if pair.mask is None else read_mask(pair.mask, image.values.shape, pair.source)
+    return image, target, mask
