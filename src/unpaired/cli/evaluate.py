@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "model/ folder; DATA a folder with testA/ and testB/ (default: the run's own data). "
         "Prints a table, then writes <run>/eval/step_XXXXXX.json (or --output); when that "
         "cannot be written (a read-only folder, a full disk) the table stays printed, one "
-        "error line says where it could not write, and the exit status is 1.",
+        "error line says where it could not write, and the exit status is 1. With --paired "
+        "SRC_DIR TGT_DIR: MAE, PSNR and SSIM against registered targets instead.",
     )
     p.add_argument("model", nargs="?", metavar="MODEL", help="run folder or model folder")
     p.add_argument("data", nargs="?", metavar="DATA", help="folder with testA/ and testB/")
@@ -28,7 +29,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="score the identity baseline (output = input) instead of a model; the only "
         "positional argument is then DATA",
     )
-    p.add_argument("--direction", choices=("a2b", "b2a", "both"), default="both")
+    p.add_argument(
+        "--direction",
+        choices=("a2b", "b2a", "both"),
+        help="a2b | b2a | both (default: both; with --paired: a2b)",
+    )
+    paired = p.add_argument_group(
+        "paired validation",
+        "score translations against registered targets: MAE, PSNR, SSIM per image or volume "
+        "and their mean (volumes in HU through the model's windows, with each volume's slice "
+        "consistency; photos in [0, 255]); MODEL may be omitted or 'identity' (output = input)",
+    )
+    paired.add_argument(
+        "--paired",
+        nargs=2,
+        metavar=("SRC_DIR", "TGT_DIR"),
+        help="sources and their targets, matched by relative folder and name",
+    )
+    paired.add_argument(
+        "--mask", metavar="DIR", help="masks matched the same way: score inside (nonzero)"
+    )
+    paired.add_argument(
+        "--window",
+        metavar="W",
+        help="identity only: see both sides through this window (a preset such as "
+        "soft_tissue, or --window=LO,HI in HU), as a model trained with it would",
+    )
+    paired.add_argument(
+        "--data-range",
+        type=float,
+        metavar="R",
+        help="PSNR and SSIM data range (default: the output window's width in HU; 255 for photos)",
+    )
+    paired.add_argument(
+        "--keep-outside-window",
+        action="store_true",
+        help="voxels outside the input window keep their input values (as in translate) and "
+        "targets are not clipped to the output window",
+    )
+    paired.add_argument("--axis", help="slice volumes along this axis (default: the model's)")
     p.add_argument(
         "--metrics",
         metavar="LIST",
@@ -69,9 +108,19 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate, format_table
-    from ..fs import describe_os_error
     from ..metrics import EvalError
 
+    if args.paired:
+        return _run_paired(args)
+    for option, value in (
+        ("--mask", args.mask),
+        ("--window", args.window),
+        ("--data-range", args.data_range),
+        ("--keep-outside-window", args.keep_outside_window or None),
+        ("--axis", args.axis),
+    ):
+        if value is not None:
+            raise EvalError(f"{option}: only with --paired SRC_DIR TGT_DIR")
     model, data = args.model, args.data
     if args.identity:
         if data is not None:
@@ -85,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.metrics:
         metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     # "both": every direction the model translates (a one-sided model: a2b).
-    directions = None if args.direction == "both" else (args.direction,)
+    directions = None if args.direction in (None, "both") else (args.direction,)
     result = evaluate(
         model,
         data,
@@ -109,6 +158,54 @@ def _run(args: argparse.Namespace) -> int:
         f"features {info['features']}, {info['seconds']} s"
     )
     print(format_table(result), flush=True)
+    return _save(result)
+
+
+def _run_paired(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate_paired, format_paired_table
+    from ..metrics import EvalError
+
+    if args.data is not None:
+        raise EvalError("--paired SRC_DIR TGT_DIR: give no DATA folder (only MODEL, or none)")
+    model = None if args.identity or args.model in (None, "identity") else args.model
+    if args.identity and args.model is not None:
+        raise EvalError("--identity with --paired: give no MODEL")
+    if args.direction == "both":
+        raise EvalError("--direction both: --paired scores one direction (a2b or b2a)")
+    for option, value in (("--metrics", args.metrics), ("--num-images", args.num_images)):
+        if value is not None:
+            raise EvalError(f"{option}: not with --paired (it scores MAE, PSNR and SSIM)")
+    result = evaluate_paired(
+        model,
+        args.paired[0],
+        args.paired[1],
+        args.mask,
+        direction=args.direction or "a2b",
+        window=args.window,
+        data_range=args.data_range,
+        keep_outside_window=args.keep_outside_window,
+        axis=args.axis,
+        device=args.device,
+        batch_size=args.batch_size,
+        output=args.output,
+        save=False,
+    )
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    info = result.info
+    print(
+        f"{info['model']} (step {info['step']}) {info['direction']} on {info['count']} pairs "
+        f"of {info['paired']['source']} | {info['paired']['target']}"
+        + (f" inside {info['paired']['mask']}" if info["paired"]["mask"] else "")
+        + f": {info['units']}, data range {info['data_range_rule']}, {info['seconds']} s"
+    )
+    print(format_paired_table(result), flush=True)
+    return _save(result)
+
+
+def _save(result) -> int:
+    from ..fs import describe_os_error
+
     # The scores are on screen before anything is written: a read-only folder or a full disk
     # cannot lose them.
     try:
