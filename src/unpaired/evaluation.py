@@ -280,13 +280,6 @@ def _load_translator(model: str | Path, device: Any):
         raise EvalError(str(exc)) from None
 
 
-def _clip(values: Any, window: Any) -> Any:
-    """``values`` (physical units) clipped to ``window``'s ``[lo, hi]``, float32."""
-    import numpy as np
-
-    return np.clip(values, window.lo, window.hi).astype(np.float32)
-
-
 def _photo_item(translator: Any, pair: Any, direction: str, channels: tuple[int, int]):
     """(output, target) of a photo pair in [0, 255], ``(C, H, W)`` float64: the translation
     quantized to 8 bits, as a saved file would be (the identity: the source itself)."""
@@ -355,9 +348,9 @@ def evaluate_paired(
     """
     import numpy as np
 
-    from .medical.paired import find_pairs, is_volume_kind, read_paired
-    from .medical.volume import resolve_axis, slice_view
-    from .medical.windows import auto_window, parse_window
+    from .medical.paired import find_pairs, is_volume_kind, prepare_pair, read_mask
+    from .medical.volume import slice_view
+    from .medical.windows import parse_window
     from .metrics.paired import PAIRED_METRICS, average, score_item
     from .translate.translator import resolve_device
     from .translate.volumes import direction_windows, translate_volume
@@ -415,39 +408,37 @@ def evaluate_paired(
             "mask": None if pair.mask is None else str(pair.mask),
         }
         if medical:
-            image, target, mask = read_paired(pair)
-            try:
-                array_axis = resolve_axis(axis, image.probe)
-            except ValueError as exc:
-                raise EvalError(f"--axis: {exc}") from None
-            if translator is None:
-                seen_by = window_in or image.default_window()
-                out = image.values if keep_outside_window else _clip(image.values, seen_by)
+            prepared = prepare_pair(
+                pair, window_in, window_out, axis, keep_outside_window, data_range
+            )
+            if translator is None:  # the identity: the source as the model would see it
+                out = prepared.seen
             else:
                 out = translate_volume(
-                    translator, image, array_axis, direction, batch_size, keep_outside_window
+                    translator,
+                    prepared.image,
+                    prepared.axis,
+                    direction,
+                    batch_size,
+                    keep_outside_window,
                 )
-            if window_out is not None and not keep_outside_window:
-                target = _clip(target, window_out)
-            seen = image.values
-            if window_in is not None and not keep_outside_window:
-                seen = _clip(seen, window_in)
-            reference = window_out or auto_window(target)
-            width = data_range or float(reference.hi - reference.lo)
-            if mask is not None and not mask.any():
-                raise EvalError(f"mask {pair.mask}: has no voxel inside (all zero)")
             try:
-                scores = score_item(out, target, width, array_axis, mask, seen)
+                scores = score_item(
+                    out,
+                    prepared.target,
+                    prepared.data_range,
+                    prepared.axis,
+                    prepared.mask,
+                    prepared.seen,
+                )
             except EvalError as exc:
                 raise EvalError(f"{pair.source}: {exc}") from None
-            record["slices_along"] = array_axis
-            record["shape"] = list(slice_view(image.values, array_axis).shape)
+            record["slices_along"] = prepared.axis
+            record["shape"] = list(slice_view(prepared.image.values, prepared.axis).shape)
         else:
             out, target = _photo_item(translator, pair, direction, channels)
             mask = None
             if pair.mask is not None:
-                from .medical.paired import read_mask
-
                 mask = read_mask(pair.mask, target.shape[-2:], pair.source)
                 if not mask.any():
                     raise EvalError(f"mask {pair.mask}: has no pixel inside (all zero)")

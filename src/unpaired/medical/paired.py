@@ -21,9 +21,18 @@ import numpy as np
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
 from .sources import kind_of, list_sources, source_stem
-from .volume import MedicalImage, read_medical
+from .volume import MedicalImage, read_medical, resolve_axis
+from .windows import Window, auto_window
 
-__all__ = ["Pair", "find_pairs", "is_volume_kind", "read_mask", "read_paired"]
+__all__ = [
+    "Pair",
+    "PreparedPair",
+    "find_pairs",
+    "is_volume_kind",
+    "prepare_pair",
+    "read_mask",
+    "read_paired",
+]
 
 
 @dataclass(frozen=True)
@@ -153,3 +162,61 @@ def read_paired(pair: Pair) -> tuple[MedicalImage, np.ndarray, np.ndarray | None
         )
     mask = None if pair.mask is None else read_mask(pair.mask, image.values.shape, pair.source)
     return image, target, mask
+
+
+@dataclass
+class PreparedPair:
+    """A medical pair ready to score, all arrays of the source's shape:
+
+    * ``image``: the source (its ``values`` in physical units, as read);
+    * ``target``: float32, clipped to the output window unless ``keep_outside``;
+    * ``seen``: the source as the model sees it (clipped to the input window unless
+      ``keep_outside``), for slice consistency;
+    * ``mask``: bool or None; ``axis``: the array axis slices are taken along (-1: 2-D);
+    * ``data_range``: PSNR's and SSIM's ``R``: the given one, else the output window's width,
+      else (no window) the target's own range.
+    """
+
+    pair: Pair
+    image: MedicalImage
+    target: np.ndarray
+    seen: np.ndarray
+    mask: np.ndarray | None
+    axis: int
+    data_range: float
+
+
+def _clip(values: np.ndarray, window: Window | None) -> np.ndarray:
+    if window is None:
+        return values
+    return np.clip(values, window.lo, window.hi).astype(np.float32)
+
+
+def prepare_pair(
+    pair: Pair,
+    window_in: Window | None,
+    window_out: Window | None,
+    axis: str | int,
+    keep_outside: bool = False,
+    data_range: float | None = None,
+) -> PreparedPair:
+    """Read a medical pair (:func:`read_paired`) and prepare it as :class:`PreparedPair` says:
+    the model writes only its output window, so the target is seen through it too.
+
+    Raises:
+        DataError: unreadable files, shapes that differ, a mask with nothing inside, or an
+            axis that does not parse (naming the file or option).
+    """
+    image, target, mask = read_paired(pair)
+    try:
+        array_axis = resolve_axis(axis, image.probe)
+    except ValueError as exc:
+        raise DataError(f"{pair.source}: {exc}") from None
+    if mask is not None and not mask.any():
+        raise DataError(f"mask {pair.mask}: has no voxel inside (all zero)")
+    if not keep_outside:
+        target = _clip(target, window_out)
+    seen = image.values if keep_outside else _clip(image.values, window_in)
+    reference = window_out or auto_window(target)
+    width = float(data_range) if data_range is not None else float(reference.hi - reference.lo)
+    return PreparedPair(pair, image, target, seen, mask, array_axis, width)
