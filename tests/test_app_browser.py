@@ -1,7 +1,8 @@
 """``unpaired app`` in a real browser: headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``, driven by selenium) opens the page, uploads an image, presses Translate,
 waits for the output image and checks its size (the served PNG's own pixels) and the summary
-line; a screenshot of the page is saved in the test's temporary folder.
+line; a screenshot of the page is saved in the test's temporary folder. Then a damaged file:
+the page shows its one error line.
 
 Without Chromium the test is skipped, except in CI (``CI`` set), where ``.ci/run`` installs
 it and a missing browser is a failure.
@@ -52,11 +53,15 @@ def browser_paths() -> tuple[str, str]:
     return str(browser), str(driver)
 
 
-def translate_in_browser(url: str, image: Path, screenshot: Path, profile: Path) -> dict:
-    """Open the page at ``url``, upload ``image``, press Translate, wait for the output.
+def translate_in_browser(
+    url: str, image: Path, screenshot: Path, profile: Path, bad: Path | None = None
+) -> dict:
+    """Open the page at ``url``, upload ``image``, press Translate, wait for the output; then,
+    with ``bad``, upload that file on a fresh page and press Translate again.
 
-    Returns ``{"size": (w, h) of the output image as served, "summary": the summary line}``
-    and saves a screenshot of the page at ``screenshot``.
+    Returns ``{"size": (w, h) of the output image as served, "summary": the summary line,
+    "error": the page's text after the bad file}`` and saves a screenshot of the page (after
+    the good image) at ``screenshot``.
     """
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
@@ -101,9 +106,23 @@ def translate_in_browser(url: str, image: Path, screenshot: Path, profile: Path)
         driver.set_window_size(WINDOW[0], min(int(tall) + 150, 2400))
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
         driver.save_screenshot(str(screenshot))
+        error = ""
+        if bad is not None:
+            driver.get(url)
+            wait.until(
+                lambda d: d.find_element(By.CSS_SELECTOR, "#input-image input[type=file]")
+            ).send_keys(str(bad))
+            driver.find_element(By.CSS_SELECTOR, "#translate-button").click()
+            shown = f"cannot read image '{bad.name}'"
+
+            def page_error(d: webdriver.Chrome) -> str | None:
+                text = d.find_element(By.TAG_NAME, "body").text
+                return text if shown in text else None
+
+            error = wait.until(page_error)
     finally:
         driver.quit()
-    return {"size": tuple(size), "summary": summary}
+    return {"size": tuple(size), "summary": summary, "error": error}
 
 
 def test_the_page_translates_an_uploaded_image(tmp_path: Path) -> None:
@@ -121,11 +140,14 @@ def test_the_page_translates_an_uploaded_image(tmp_path: Path) -> None:
     app = AppProcess([model])
     try:
         shot = tmp_path / "page.png"
-        result = translate_in_browser(app.url, image, shot, tmp_path / "profile")
+        bad = tmp_path / "bad.png"
+        bad.write_bytes(b"not an image")
+        result = translate_in_browser(app.url, image, shot, tmp_path / "profile", bad)
     finally:
         assert app.stop() == 0
     assert result["size"] == (width, height)
     assert result["summary"].startswith(f"{width}×{height} a2b with ")
+    assert "cannot read image 'bad.png': not a recognised image file" in result["error"]
     with Image.open(shot) as page:
         assert page.format == "PNG" and page.size[0] == WINDOW[0]
     target = os.environ.get("UNPAIRED_APP_SCREENSHOT")
