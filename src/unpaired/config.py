@@ -27,6 +27,12 @@ class ConfigError(UnpairedError):
     """A user-facing configuration mistake; the message names the option."""
 
 
+#: Field metadata of options added after the first release: such an option is left out of the
+#: dumped config (config.yaml, checkpoints) while it has its default, so that runs which do not
+#: use it write exactly what they wrote before it existed.
+OMIT_AT_DEFAULT = "omit_at_default"
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the two domains come from and how images are prepared.
@@ -57,6 +63,9 @@ class DataConfig:
     window_a: str | None = None
     window_b: str | None = None
     axis: str | int = "axial"
+    # 2.5D input (unpaired.data.stacks): each slice of a volume comes with its context_slices
+    # neighbours on each side as extra channels (edges replicate); 0: plain 2-D slices.
+    context_slices: int = field(default=0, metadata={OMIT_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True)
@@ -193,21 +202,30 @@ DEMO_PRESET: dict[str, Any] = {
 }
 
 
+def _asdict(value: Any) -> dict[str, Any]:
+    """``dataclasses.asdict`` without the :data:`OMIT_AT_DEFAULT` fields at their default."""
+    out = dataclasses.asdict(value)
+    for f in dataclasses.fields(value):
+        if f.metadata.get(OMIT_AT_DEFAULT) and out.get(f.name) == f.default:
+            del out[f.name]
+    return out
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """Every value of a config dataclass as plain nested dicts (YAML/JSON friendly); the
     model sections of a :class:`TrainConfig` sit at the top level under their names."""
     if not isinstance(config, TrainConfig):
-        return dataclasses.asdict(config)
+        return _asdict(config)
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
         if f.name == "sections":
-            out.update({k: dataclasses.asdict(v) for k, v in config.sections.items()})
+            out.update({k: _asdict(v) for k, v in config.sections.items()})
         elif f.name == "optim":
             continue
         else:
             value = getattr(config, f.name)
-            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
-    out["optim"] = dataclasses.asdict(config.optim)
+            out[f.name] = _asdict(value) if dataclasses.is_dataclass(value) else value
+    out["optim"] = _asdict(config.optim)
     return out
 
 
@@ -420,6 +438,10 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("options --a/--b: give both domain folders")
     check_choice("precision", config.precision, ["fp32", "bf16", "fp16"])
     _check_medical(data)
+    if data.context_slices < 0:
+        raise ConfigError(
+            f"option data.context_slices: must be 0 or more, got {data.context_slices}"
+        )
 
 
 def _check_medical(data: DataConfig) -> None:

@@ -34,6 +34,7 @@ from safetensors.torch import load, save
 from torch import nn
 
 from . import hub
+from .data.stacks import CONTEXT_KEY, network_info
 from .errors import UnpairedError
 from .fs import atomic_write
 from .recipes import RECIPES, Recipe, family_of
@@ -62,6 +63,7 @@ COMMON_KEYS = frozenset(
         "eval",
         "directions",
         "source",
+        CONTEXT_KEY,
     }
 )
 #: config.json key listing the directions a folder holds (absent: all of its family's).
@@ -255,7 +257,8 @@ def load_pretrained(
     except ValueError as exc:
         raise ModelLoadError(f"{config_path}: {exc}") from None
     try:
-        model = recipe.build_generators(config)
+        # 2.5D folders record the channels of one slice; the networks take stacks of 2K+1
+        model = recipe.build_generators(network_info(config))
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         reason = " ".join(str(reason).split())[:200]

@@ -24,6 +24,7 @@ FLAG_KEYS = {
     "window_a": "data.window_a",
     "window_b": "data.window_b",
     "axis": "data.axis",
+    "context_slices": "data.context_slices",
     "batch_size": "batch_size",
     "epochs": "epochs",
     "epochs_decay": "epochs_decay",
@@ -102,6 +103,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         )
     p.add_argument(
         "--axis", help="slice volumes along: axial (default) | coronal | sagittal | 0 | 1 | 2"
+    )
+    p.add_argument(
+        "--context-slices",
+        type=int,
+        metavar="K",
+        help="2.5D: feed each slice of a volume with its K neighbours on each side as extra "
+        "channels (edges replicate); translation keeps the centre slice (default 0: 2-D)",
     )
     p.add_argument("--batch-size", type=int)
     p.add_argument("--epochs", type=int, help="epochs at the initial learning rate")

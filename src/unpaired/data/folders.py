@@ -45,6 +45,10 @@ class SingleFolder(Dataset):
     preprocessed like any image. Without a window, 2-D images are read as in an image folder,
     so a folder of ordinary images reads as it always has; with one, their stored gray values
     (0..65535 for 16-bit) are windowed.
+
+    2.5D (``context_slices`` K > 0, :mod:`unpaired.data.stacks`): every item is a slice with
+    its K neighbours on each side of its volume, ``((2K+1) * channels, H, W)``; the folder
+    must hold volumes only (a 2-D image has no neighbours: a :class:`DataError` naming it).
     """
 
     def __init__(
@@ -55,9 +59,11 @@ class SingleFolder(Dataset):
         max_images: int | None = None,
         window: str | Sequence[float] | None = None,
         axis: str | int = "axial",
+        context_slices: int = 0,
     ) -> None:
         self.folder = Path(folder)
         self.channels = channels
+        self.context = context_slices
         self.preprocess = preprocess
         self.paths: list[Path] = []
         self.sizes: list[tuple[int, int]] = []  # (height, width)
@@ -68,6 +74,12 @@ class SingleFolder(Dataset):
         if slices is not None:
             self._index_slices(slices, minimum)
             return
+        if self.context:
+            raise DataError(
+                f"folder {self.folder} holds 2-D images, but option context_slices "
+                f"{self.context} needs volumes (NIfTI, DICOM series, 3-D .npy) to take "
+                "neighbouring slices from; use context_slices 0 for 2-D images"
+            )
         try:
             candidates = list_images(self.folder)
         except FileNotFoundError as exc:
@@ -102,6 +114,12 @@ class SingleFolder(Dataset):
                     f"the {minimum[1]}x{minimum[0]} crop (option image_size, preprocess "
                     f"{self.preprocess.mode})"
                 )
+            if self.context and self.slices.source(i).count == 1:
+                raise DataError(
+                    f"{self.slices.source(i).path} has a single slice, but option "
+                    f"context_slices {self.context} needs volumes to take neighbouring slices "
+                    "from; keep 2-D images out of 2.5D training (or use context_slices 0)"
+                )
             self.paths.append(self.slices.source(i).path)
             self.sizes.append((height, width))
 
@@ -112,6 +130,8 @@ class SingleFolder(Dataset):
         """Item ``i`` as ``(channels, H, W)`` in [0, 1], before preprocessing."""
         if self.slices is None:
             return read_image(self.paths[i], self.channels)
+        if self.context:
+            return self.slices.read_stack(i, self.channels, self.context)
         return self.slices.read_tensor(i, self.channels)
 
     def fingerprint(self) -> dict[str, int | str]:

@@ -46,6 +46,11 @@ class SliceSourceLike(Protocol):
         """``(H, W)`` of its slices."""
         ...
 
+    @property
+    def count(self) -> int:
+        """Number of slices (1 for a 2-D input)."""
+        ...
+
 
 class SliceIndexLike(Protocol):
     """What a reader's ``open`` returns (e.g. :class:`unpaired.medical.slices.SliceIndex`):
@@ -63,6 +68,11 @@ class SliceIndexLike(Protocol):
 
     def read_tensor(self, i: int, channels: int) -> torch.Tensor:
         """Item ``i`` as float32 ``(channels, H, W)`` in [0, 1]."""
+        ...
+
+    def read_stack(self, i: int, channels: int, context: int) -> torch.Tensor:
+        """Item ``i`` with ``context`` neighbouring slices on each side (2.5D, see
+        :mod:`unpaired.data.stacks`): float32 ``((2 * context + 1) * channels, H, W)``."""
         ...
 
 

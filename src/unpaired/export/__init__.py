@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data.stacks import stack_channels
 from ..fs import atomic_write, is_within
 from ..pretrained import CONFIG_NAME, WEIGHTS_NAME, model_folder
 from ..translate import Translator
@@ -109,7 +110,10 @@ def export_model(
     translator = Translator.load(model_path, "cpu")
     direction = direction or translator.directions[0]
     net = translator.generator(direction).eval()
-    c_in, c_out = translator.channels(direction)
+    # a 2.5D model's network maps stacks of 2K+1 slices to stacks (unpaired.data.stacks)
+    c_in, c_out = (
+        stack_channels(c, translator.context_slices) for c in translator.channels(direction)
+    )
     image_dims, (batch, height, width) = dynamic_shapes(
         *translator.translation.size_rule(direction)
     )

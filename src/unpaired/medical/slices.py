@@ -17,6 +17,7 @@ import torch
 
 from ..data.errors import DataError
 from ..data.images import ImageReadError, read_image
+from ..data.stacks import stack_indices, unit_stacks
 from .sources import list_sources
 from .volume import Probe, probe, read_slice, resolve_axis, volume_range
 from .windows import Window, auto_window
@@ -128,7 +129,11 @@ class SliceIndex:
 
     def read_values(self, i: int) -> np.ndarray:
         """Slice ``i`` in physical units, float32 ``(H, W)``."""
-        source_index, k = self.items[i]
+        return self.slice_values(*self.items[i])
+
+    def slice_values(self, source_index: int, k: int) -> np.ndarray:
+        """Slice ``k`` of file ``source_index`` in physical units, float32 ``(H, W)`` (any
+        slice of the file, also one ``limit`` left out of the items)."""
         source = self.sources[source_index]
         return read_slice(source.path, source.axis, k)
 
@@ -147,3 +152,21 @@ class SliceIndex:
             return read_image(source.path, channels)
         unit = torch.from_numpy(self.read_unit(i))[None]
         return unit.expand(channels, -1, -1).contiguous()
+
+    def read_stack(self, i: int, channels: int, context: int) -> torch.Tensor:
+        """Item ``i`` with its ``context`` neighbouring slices on each side of its file (2.5D,
+        :mod:`unpaired.data.stacks`; indices clipped to the file's slices, so the edges
+        replicate): float32 ``((2 * context + 1) * channels, H, W)`` in [0, 1], slice-major,
+        each slice through the file's window and repeated to ``channels``. A 2-D input has no
+        neighbours: its stack is the image replicated."""
+        if context == 0:
+            return self.read_tensor(i, channels)
+        source_index, k = self.items[i]
+        source = self.sources[source_index]
+        if source.axis == -1:
+            return torch.cat([self.read_tensor(i, channels)] * (2 * context + 1))
+        rows = stack_indices(source.count, context)[k]
+        planes = [self.slice_values(source_index, int(j)) for j in rows]
+        window = self.window_of(source_index, planes[context])
+        units = np.stack([window.to_unit(p) for p in planes])
+        return unit_stacks(units, np.arange(len(rows))[None], channels)[0]

@@ -3,6 +3,7 @@ the fixed sample images, the evaluator, and what the model folder records."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ from .. import config as cfg
 from .. import devices
 from ..data.folders import SingleFolder, UnpairedDataset, UnpairedSampler, fixed_images
 from ..data.layout import data_dirs
+from ..data.stacks import CONTEXT_KEY, stack_channels
 from ..data.transforms import Preprocess
 
 
@@ -29,8 +31,9 @@ def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
     pre = Preprocess(data.preprocess, data.load_size, data.image_size, data.flip)
     fixed = Preprocess(data.preprocess, data.load_size, data.image_size, flip=False)
     # HU windows and the slicing axis, for CT/MRI volumes (None: ordinary images)
-    med_a = {"window": data.window_a, "axis": data.axis}
-    med_b = {"window": data.window_b, "axis": data.axis}
+    # (and 2.5D: stacks of neighbouring slices, unpaired.data.stacks)
+    med_a = {"window": data.window_a, "axis": data.axis, "context_slices": data.context_slices}
+    med_b = {"window": data.window_b, "axis": data.axis, "context_slices": data.context_slices}
     domain_a = SingleFolder(train_a, data.channels_a, pre, data.max_images, **med_a)
     domain_b = SingleFolder(train_b, data.channels_b, pre, data.max_images, **med_b)
     if config.batch_size > 1:
@@ -48,6 +51,23 @@ def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
     )
     samples = (fixed_images(sample_a, data.num_samples), fixed_images(sample_b, data.num_samples))
     return dataset, sampler, samples
+
+
+def network_config(config: cfg.TrainConfig) -> cfg.TrainConfig:
+    """The config the recipe builds its networks from: with ``data.context_slices`` K > 0 the
+    networks take and give stacks of 2K+1 slices, so ``data.channels_a`` / ``channels_b``
+    become ``(2K+1)`` times the channels of one slice (:mod:`unpaired.data.stacks`); with
+    K = 0, ``config`` itself."""
+    data = config.data
+    context = data.context_slices
+    if not context:
+        return config
+    stacked = dataclasses.replace(
+        data,
+        channels_a=stack_channels(data.channels_a, context),
+        channels_b=stack_channels(data.channels_b, context),
+    )
+    return dataclasses.replace(config, data=stacked)
 
 
 def build_evaluator(config: cfg.TrainConfig):
@@ -92,6 +112,8 @@ def data_info(config: cfg.TrainConfig) -> dict[str, Any]:
             "image_size": data.image_size,
         },
         **windows_info(data.window_a, data.window_b, data.axis),
+        # absent = 0: model folders of 2-D runs stay as they were
+        **({CONTEXT_KEY: data.context_slices} if data.context_slices else {}),
         "run": config.name,
     }
 

@@ -24,11 +24,12 @@ from ..errors import UnpairedError
 from ..fs import atomic_write
 from ..pretrained import save_pretrained
 from ..recipes import RECIPES, StepContext
+from ..recipes.samples import centre_slices
 from ..recipes.schedules import step_scheduler
 from ..recipes.steps import GradScalers, StepOptions
 from ..report import write_report
 from . import distributed
-from .assemble import build_data, model_info, resolve_device
+from .assemble import build_data, model_info, network_config, resolve_device
 from .checkpoint import rng_state, save_checkpoint, set_rng_state
 from .tracking import (
     JsonlLogger,
@@ -98,7 +99,7 @@ class Run:
             "a": self.dataset.domain_a.fingerprint(),
             "b": self.dataset.domain_b.fingerprint(),
         }
-        self.model = spec.build(config).to(self.device)
+        self.model = spec.build(network_config(config)).to(self.device)
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
         for name in spec.nets:
@@ -356,9 +357,10 @@ class Run:
 
     def write_samples(self) -> Path:
         path = self.run_dir / "samples" / f"step_{self.pos.step:06d}.png"
-        return self.spec.write_samples(
-            path, self.model, self.sample_a, self.sample_b, self.config.seed
-        )
+        with centre_slices(self.config.data.context_slices):  # 2.5D: show the centre slice
+            return self.spec.write_samples(
+                path, self.model, self.sample_a, self.sample_b, self.config.seed
+            )
 
     # --- the loop ---------------------------------------------------------------------------
     def loader(self) -> DataLoader:

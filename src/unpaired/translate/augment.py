@@ -12,7 +12,9 @@ line per translated image::
 
 (``output`` and ``mask`` relative to ``OUTPUT``; ``source`` and ``mask_source`` absolute).
 A model with styles (MUNIT) writes one image per style asked for, ``NAME_styleK``, each with
-its own copy of the mask under the same tagged name and a ``"variant"`` in its line.
+its own copy of the mask under the same tagged name and a ``"variant"`` in its line. A 2.5D
+model (``context_slices`` K > 0) translates each slice of a volume with its K neighbours, as
+``translate`` does, and its lines carry ``"context_slices": K``.
 
 A mask belongs to an image when it has the same relative folder and the same stem (the name
 without ``.nii.gz`` / ``.png`` / ...; a DICOM series folder's stem is its name), with any
@@ -35,6 +37,7 @@ from typing import Any
 
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
+from ..data.stacks import CONTEXT_KEY, context_of
 from ..fs import atomic_folder, atomic_write, is_within, same_file
 from ..hub import is_hub
 from ..medical.sources import list_sources, source_stem
@@ -232,6 +235,7 @@ def augment(
     written = {os.path.realpath(p) for p in result.written}
     report = AugmentReport(failed=list(result.failed))
     windows, model_axis = model_windows(translator.config)
+    context = context_of(translator.config)
     records = []
     for pair in pairs:
         for variant in variants:
@@ -254,6 +258,8 @@ def augment(
             }
             if variant.tag:
                 record["variant"] = variant.tag.lstrip("_")
+            if context:  # a 2.5D model: each slice was translated with its neighbours
+                record[CONTEXT_KEY] = context
             records.append(record)
 
     text = "".join(json.dumps(record) + "\n" for record in records)

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data.convert import ImageLike, to_unit_tensor
+from ..data.stacks import context_call, context_of, stack_channels
 from ..data.transforms import from_unit, resize, to_unit
 from ..devices import resolve_device
 from ..pretrained import folder_directions, load_pretrained
@@ -97,6 +98,10 @@ class Translator:
         self.directions: tuple[str, ...] = folder_directions(self.config, self.recipe)
         self.translation = self.recipe.translation(self.model, self.config)
         self.tile, self.overlap, self.batch_size = tile, overlap, batch_size
+        #: 2.5D models (``config.json``'s ``context_slices`` K > 0; 0: a 2-D model): the
+        #: networks map stacks of 2K+1 slices to stacks; :meth:`translate` takes a stack or a
+        #: single image (replicated into a stack) and returns the centre slice.
+        self.context_slices: int = context_of(self.config)
 
     @classmethod
     def load(
@@ -136,7 +141,8 @@ class Translator:
         return self.translation.network(direction)
 
     def channels(self, direction: str) -> tuple[int, int]:
-        """``(input channels, output channels)`` of a direction (one the model translates)."""
+        """``(input channels, output channels)`` of a direction (one the model translates), of
+        one image (a 2.5D model's network takes and gives ``2K+1`` times as many)."""
         source, target = check_direction(direction)
         if direction not in self.recipe.directions:  # a one-sided family (CUT)
             raise DirectionError(
@@ -170,7 +176,9 @@ class Translator:
         """The network on a batch at its own size.
 
         Args:
-            x: ``(N, C_in, H, W)`` in [-1, 1], any H and W, any device.
+            x: ``(N, C_in, H, W)`` in [-1, 1], any H and W, any device; for a 2.5D model
+                also a stack ``(N, (2K+1) * C_in, H, W)`` (:mod:`unpaired.data.stacks`), an
+                image being replicated into a stack.
             direction: ``"a2b"`` or ``"b2a"``.
             **extras: the model's extra inputs (:attr:`inputs`), e.g. ``style=`` for MUNIT.
 
@@ -178,11 +186,15 @@ class Translator:
             ``(N, C_out, H, W)`` float32 in [-1, 1] on ``x``'s device (made under
             :func:`torch.inference_mode`: clone it before changing it in place).
         """
-        net = self.generator(direction)
         c_in, c_out = self.channels(direction)
-        if x.dim() != 4 or x.shape[1] != c_in:
+        # a 2.5D model: stacks (or images, replicated) in, the centre slice out
+        net = context_call(self.generator(direction), self.context_slices, c_in)
+        stacked = stack_channels(c_in, self.context_slices)
+        if x.dim() != 4 or x.shape[1] not in (c_in, stacked):
+            also = f" or stacks (N, {stacked}, H, W)" if self.context_slices else ""
             raise ValueError(
-                f"direction {direction} expects (N, {c_in}, H, W) images, got {tuple(x.shape)}"
+                f"direction {direction} expects (N, {c_in}, H, W) images{also}, got "
+                f"{tuple(x.shape)}"
             )
         multiple, minimum = self.translation.size_rule(direction)
         height, width = x.shape[-2:]

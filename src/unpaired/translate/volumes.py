@@ -27,6 +27,7 @@ import torch
 
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
+from ..data.stacks import context_of, stack_indices, unit_stacks
 from ..medical.sources import kind_of
 from ..medical.volume import (
     MedicalImage,
@@ -91,13 +92,23 @@ def translate_slices(
     :meth:`~unpaired.inference.Translator.translate_unit`, luma of a 3-channel output, then
     the output window's inverse. ``on_batch(k)`` is called after each batch of ``k`` slices.
     ``extras``: the model's extra inputs (a style), the same for every slice.
+
+    A 2.5D model (``context_slices`` K > 0 in its config): each slice goes in with its K
+    neighbours on each side (edges replicate; a single 2-D slice is replicated), as in
+    training (:mod:`unpaired.data.stacks`), and the centre slice of the output is kept.
     """
     c_in, c_out = translator.channels(direction)
+    context = context_of(translator.config)
+    units = window_in.to_unit(slices) if context else None
+    rows = stack_indices(slices.shape[0], context) if context else None
     out = np.empty(slices.shape, np.float32)
     for start in range(0, slices.shape[0], batch_size):
         chunk = slices[start : start + batch_size]
-        x = torch.from_numpy(window_in.to_unit(chunk))[:, None]
-        x = x.expand(-1, c_in, -1, -1).contiguous()
+        if context:
+            x = unit_stacks(units, rows[start : start + batch_size], c_in)
+        else:
+            x = torch.from_numpy(window_in.to_unit(chunk))[:, None]
+            x = x.expand(-1, c_in, -1, -1).contiguous()
         y = translator.translate_unit(x, direction, **(extras or {})).float().cpu()
         if c_out == 3:
             r, g, b = _LUMA
