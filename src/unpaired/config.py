@@ -115,6 +115,14 @@ class TrainConfig:
     eval_images: int | None = None
     eval_features: str = "inception"
     keep_best: bool | None = None
+    # Paired validation (unpaired.training.paired): with eval_every, the A -> B translations of
+    # val_source are scored against their registered targets in val_target (inside val_mask):
+    # MAE/PSNR/SSIM (HU for volumes) logged as paired_mae, ...; keep_best_by picks model_best/
+    # by fid (None: fid), mae, psnr or ssim (the last three need val_source; then FID is off).
+    val_source: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
+    val_target: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
+    val_mask: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
+    keep_best_by: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
     # Extra loggers next to metrics.jsonl (extras: tensorboard, wandb).
     tensorboard: bool = False
     wandb: bool = False
@@ -173,6 +181,10 @@ RESUMABLE_KEYS = frozenset(
         "eval_images",
         "eval_features",
         "keep_best",
+        "val_source",
+        "val_target",
+        "val_mask",
+        "keep_best_by",
         "tensorboard",
         "wandb",
         # A learning rate may change (e.g. lowered after a divergence): the resumed run then
@@ -224,6 +236,8 @@ def to_dict(config: Any) -> dict[str, Any]:
             continue
         else:
             value = getattr(config, f.name)
+            if f.metadata.get(OMIT_AT_DEFAULT) and value == f.default:
+                continue  # an option added later, unused: the file stays as it was
             out[f.name] = _asdict(value) if dataclasses.is_dataclass(value) else value
     out["optim"] = _asdict(config.optim)
     return out
@@ -392,6 +406,30 @@ def positive(name: str, value: int | float | None, allow_none: bool = False) -> 
         raise ConfigError(f"option {name}: must be positive, got {value}")
 
 
+#: ``keep_best_by`` choices: FID (the default) or a paired score (needs ``val_source``).
+KEEP_BEST_BY = ("fid", "mae", "psnr", "ssim")
+
+
+def _check_paired_validation(config: TrainConfig) -> None:
+    """val_source/val_target come together, with eval_every; keep_best_by is known and a
+    paired score needs them."""
+    if (config.val_source is None) != (config.val_target is None):
+        raise ConfigError("options val_source/val_target: give both (--val-paired SRC TGT)")
+    if config.val_mask is not None and config.val_source is None:
+        raise ConfigError("option val_mask: needs val_source/val_target (--val-paired SRC TGT)")
+    if config.val_source is not None and config.eval_every is None:
+        raise ConfigError("option val_source: needs eval_every (--eval-every N)")
+    by = config.keep_best_by
+    if by is not None:
+        check_choice("keep_best_by", by, KEEP_BEST_BY)
+        if config.eval_every is None:
+            raise ConfigError(f"option keep_best_by {by}: needs eval_every (--eval-every N)")
+        if by != "fid" and config.val_source is None:
+            raise ConfigError(
+                f"option keep_best_by {by}: needs paired validation data (--val-paired SRC TGT)"
+            )
+
+
 def validate(config: TrainConfig) -> None:
     """Cross-field checks that dataclass types cannot express; raises :class:`ConfigError`."""
     data = config.data
@@ -402,6 +440,7 @@ def validate(config: TrainConfig) -> None:
     positive("eval_images", config.eval_images, allow_none=True)
     if config.keep_best and config.eval_every is None:
         raise ConfigError("option keep_best: needs eval_every (the best model is picked by FID)")
+    _check_paired_validation(config)
     positive("data.max_images", data.max_images, allow_none=True)
     positive("data.image_size", data.image_size)
     positive("data.load_size", data.load_size)

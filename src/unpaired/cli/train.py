@@ -38,6 +38,7 @@ FLAG_KEYS = {
     "precision": "precision",
     "eval_every": "eval_every",
     "keep_best": "keep_best",
+    "keep_best_by": "keep_best_by",
     "tensorboard": "tensorboard",
     "wandb": "wandb",
 }
@@ -142,6 +143,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--eval-every)",
     )
     p.add_argument(
+        "--val-paired",
+        nargs=2,
+        metavar=("SRC", "TGT"),
+        help="paired validation with --eval-every: translate SRC (domain A) and score MAE, "
+        "PSNR, SSIM against the registered targets in TGT (same relative names; volumes in HU) "
+        "into metrics.jsonl",
+    )
+    p.add_argument(
+        "--val-mask", metavar="DIR", help="score --val-paired inside these masks (nonzero)"
+    )
+    p.add_argument(
+        "--keep-best-by",
+        choices=("fid", "mae", "psnr", "ssim"),
+        help="what picks model_best/: fid (default) or a --val-paired score (then FID/KID are "
+        "not computed)",
+    )
+    p.add_argument(
         "--tensorboard",
         action="store_const",
         const=True,
@@ -164,6 +182,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         layer = cfg.merge(layer, {"data": {"root": args.data}})
     if args.dir_a is not None or args.dir_b is not None:
         layer = cfg.merge(layer, {"data": {"dir_a": args.dir_a, "dir_b": args.dir_b}})
+    paired = dict(zip(("val_source", "val_target"), args.val_paired or (), strict=False))
+    if args.val_mask is not None:
+        paired["val_mask"] = args.val_mask
+    for key, value in paired.items():
+        path = Path(value)
+        if not path.is_dir():
+            option = "--val-mask" if key == "val_mask" else "--val-paired"
+            raise cfg.ConfigError(f"{option} {path}: no such folder")
+        # absolute, so --resume works from any directory
+        layer = cfg.merge(layer, {key: str(path.resolve())})
     for text in args.overrides:
         layer = cfg.merge(layer, cfg.parse_override(text))
     return layer

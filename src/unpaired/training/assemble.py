@@ -80,26 +80,45 @@ def build_evaluator(config: cfg.TrainConfig):
     from .evaluator import TrainingEvaluator
 
     device = resolve_device(config.device)
-    extractor = build_features(config.eval_features, device)
-    train_a, train_b, test_a, test_b = data_dirs(config)
-    root = test_a.parent if test_a is not None else None
-    data = load_eval_data(
-        test_a or train_a,
-        test_b or train_b,
-        (config.data.channels_a, config.data.channels_b),
-        config.data.image_size,
-        config.eval_images,
-        root if is_demo_root(root) else None,
-        windows=(config.data.window_a, config.data.window_b),
-        axis=config.data.axis,
-    )
+    keep_best_by = config.keep_best_by or "fid"
+    paired = None
+    if config.val_source is not None:  # --val-paired: read once, errors before anything
+        from .paired import PairedValidation
+
+        paired = PairedValidation(
+            config.val_source,
+            config.val_target,
+            config.val_mask,
+            (config.data.window_a, config.data.window_b),
+            config.data.axis,
+            (config.data.channels_a, config.data.channels_b),
+            getattr(config.data, "context_slices", 0),
+        )
+    extractor, data = None, None
+    if keep_best_by == "fid":  # FID/KID; not when a paired score picks model_best/
+        extractor = build_features(config.eval_features, device)
+        train_a, train_b, test_a, test_b = data_dirs(config)
+        root = test_a.parent if test_a is not None else None
+        data = load_eval_data(
+            test_a or train_a,
+            test_b or train_b,
+            (config.data.channels_a, config.data.channels_b),
+            config.data.image_size,
+            config.eval_images,
+            root if is_demo_root(root) else None,
+            windows=(config.data.window_a, config.data.window_b),
+            axis=config.data.axis,
+        )
     keep_best = config.keep_best if config.keep_best is not None else True
-    return TrainingEvaluator(data, extractor, device, keep_best=keep_best)
+    return TrainingEvaluator(
+        data, extractor, device, keep_best=keep_best, paired=paired, keep_best_by=keep_best_by
+    )
 
 
 def data_info(config: cfg.TrainConfig) -> dict[str, Any]:
     """What every ``model/config.json`` records of the data: channels, preprocessing, the
     intensity windows and slicing axis (so translation maps HU the same way), the run."""
+    from ..medical.resample import spacing_info
     from ..medical.windows import windows_info
 
     data = config.data
