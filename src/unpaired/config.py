@@ -66,6 +66,13 @@ class DataConfig:
     # 2.5D input (unpaired.data.stacks): each slice of a volume comes with its context_slices
     # neighbours on each side as extra channels (edges replicate); 0: plain 2-D slices.
     context_slices: int = field(default=0, metadata={OMIT_AT_DEFAULT: True})
+    # Voxel spacing volumes are resampled to on read, "X,Y,Z" in mm (or one number for all
+    # three; unpaired.medical.resample); None: as stored. Recorded in the model folder, so
+    # translation resamples to it and back onto each input's grid.
+    spacing: str | float | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
+    # The DICOM SeriesInstanceUID(s) to read in a folder holding several series (comma-
+    # separated); None: such a folder is refused, naming its series.
+    series: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True)
@@ -485,12 +492,13 @@ def validate(config: TrainConfig) -> None:
 
 def _check_medical(data: DataConfig) -> None:
     """Windows and the slicing axis must parse (see unpaired.intensity)."""
-    from .intensity import parse_axis, parse_window
+    from .intensity import parse_axis, parse_spacing, parse_window
 
     try:
         parse_window(data.window_a, "data.window_a")
         parse_window(data.window_b, "data.window_b")
         parse_axis(data.axis, "data.axis")
+        parse_spacing(data.spacing, "data.spacing")
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

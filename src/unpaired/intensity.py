@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["AXIS_NAMES", "PRESETS", "parse_axis", "parse_window"]
+__all__ = ["AXIS_NAMES", "PRESETS", "parse_axis", "parse_spacing", "parse_window"]
 
 PRESETS: dict[str, tuple[float, float]] = {
     "soft_tissue": (-160.0, 240.0),
@@ -88,3 +88,38 @@ def parse_axis(value: Any, option: str = "axis") -> str | int:
     raise ValueError(
         f"option {option}: expected axial, coronal, sagittal, 0, 1 or 2, got {value!r}"
     )
+
+
+def parse_spacing(value: Any, option: str = "data.spacing") -> tuple[float, float, float] | None:
+    """A voxel spacing option (``data.spacing``, ``--spacing``): ``(x, y, z)`` in mm from
+    ``"X,Y,Z"``, one number (isotropic), a list of three, or None (none: None).
+
+    Raises:
+        ValueError: not three positive finite numbers (the message names ``option``).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        parts: list[Any] = [value]
+    elif isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+    elif isinstance(value, (int, float)):
+        parts = [value]
+    elif isinstance(value, Sequence):
+        parts = list(value)
+    else:
+        parts = [value]
+    try:
+        if any(isinstance(p, bool) for p in parts):
+            raise ValueError
+        numbers = [float(p) for p in parts]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) == 1:
+        numbers *= 3
+    if len(numbers) != 3 or not all(math.isfinite(n) and n > 0 for n in numbers):
+        raise ValueError(
+            f"option {option}: expected X,Y,Z voxel spacing in mm (three positive numbers, or "
+            f"one for all three), got {value!r}"
+        )
+    return numbers[0], numbers[1], numbers[2]

@@ -64,6 +64,7 @@ COMMON_KEYS = frozenset(
         "directions",
         "source",
         CONTEXT_KEY,
+        "spacing",  # unpaired.medical.resample.SPACING_KEY
     }
 )
 #: config.json key listing the directions a folder holds (absent: all of its family's).

@@ -25,6 +25,8 @@ FLAG_KEYS = {
     "window_b": "data.window_b",
     "axis": "data.axis",
     "context_slices": "data.context_slices",
+    "spacing": "data.spacing",
+    "series": "data.series",
     "batch_size": "batch_size",
     "epochs": "epochs",
     "epochs_decay": "epochs_decay",
@@ -111,6 +113,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="K",
         help="2.5D: feed each slice of a volume with its K neighbours on each side as extra "
         "channels (edges replicate); translation keeps the centre slice (default 0: 2-D)",
+    )
+    p.add_argument(
+        "--spacing",
+        metavar="X,Y,Z",
+        help="resample volumes on read to this voxel size in mm, e.g. 1,1,2.5 (linear; the "
+        "model records it and translation resamples back onto each input's grid)",
+    )
+    p.add_argument(
+        "--series",
+        metavar="UID",
+        help="DICOM: the SeriesInstanceUID to read in a folder holding several series "
+        "(comma-separated for several folders)",
     )
     p.add_argument("--batch-size", type=int)
     p.add_argument("--epochs", type=int, help="epochs at the initial learning rate")

@@ -37,6 +37,13 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
         help="volumes: voxels outside the model's input window (e.g. air and bone around a "
         "soft-tissue window) keep their values instead of the window's edges",
     )
+    p.add_argument(
+        "--series",
+        metavar="UID",
+        help="DICOM: the SeriesInstanceUID to read in a folder holding several series "
+        "(comma-separated for several folders; without it such a folder is refused, naming "
+        "its series)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument(
@@ -140,9 +147,10 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..medical.dicom import chosen_series
     from ..translate import TranslateError
 
-    with pixel_limit(args.max_pixels, TranslateError):
+    with pixel_limit(args.max_pixels, TranslateError), chosen_series(args.series):
         return _run(args)
 
 
@@ -258,9 +266,10 @@ def add_augment_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_augment(args: argparse.Namespace) -> int:
+    from ..medical.dicom import chosen_series
     from ..translate import TranslateError
 
-    with pixel_limit(args.max_pixels, TranslateError):
+    with pixel_limit(args.max_pixels, TranslateError), chosen_series(args.series):
         return _run_augment(args)
 
 

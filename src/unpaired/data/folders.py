@@ -60,6 +60,8 @@ class SingleFolder(Dataset):
         window: str | Sequence[float] | None = None,
         axis: str | int = "axial",
         context_slices: int = 0,
+        spacing: str | float | Sequence[float] | None = None,
+        series: str | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.channels = channels
@@ -70,7 +72,10 @@ class SingleFolder(Dataset):
         self.slices: SliceIndexLike | None = None
         self._bad: set[int] = set()
         minimum = preprocess.min_input_size()
-        slices = medical_index(self.folder, window, axis, max_images)
+        # spacing: resample volumes to that voxel size; series: the DICOM series to read
+        slices = medical_index(
+            self.folder, window, axis, max_images, spacing=spacing, series=series
+        )
         if slices is not None:
             self._index_slices(slices, minimum)
             return

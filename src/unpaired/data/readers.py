@@ -84,10 +84,17 @@ class FolderReader(Protocol):
         ...
 
     def open(
-        self, folder: Path, window: tuple[float, float] | None, axis: str | int, limit: int | None
+        self,
+        folder: Path,
+        window: tuple[float, float] | None,
+        axis: str | int,
+        limit: int | None,
+        **options: Any,
     ) -> SliceIndexLike:
         """The first ``limit`` slices under ``folder`` along ``axis`` through ``window``
-        (parsed ``(lo, hi)``; None: each file by its own range).
+        (parsed ``(lo, hi)``; None: each file by its own range). ``options``: volume options
+        given by the user, passed on only when set (the medical reader's ``spacing``, a voxel
+        size to resample to, and ``series``, the DICOM series to read).
 
         Raises:
             DataError: the folder has nothing readable (the message names it).
@@ -108,7 +115,11 @@ def _has_medical_names(folder: Path) -> bool:
 
 
 def medical_index(
-    folder: str | Path, window: Any = None, axis: Any = "axial", limit: int | None = None
+    folder: str | Path,
+    window: Any = None,
+    axis: Any = "axial",
+    limit: int | None = None,
+    **options: Any,
 ) -> SliceIndexLike | None:
     """The slices of ``folder`` when a registered reader claims it, else None (an ordinary
     image folder).
@@ -140,4 +151,6 @@ def medical_index(
         axis = parse_axis(axis, "axis")
     except ValueError as exc:
         raise DataError(str(exc)) from None
-    return reader.open(folder, bounds, axis, limit)
+    # volume options (spacing, series) go to the reader only when set
+    given = {key: value for key, value in options.items() if value is not None}
+    return reader.open(folder, bounds, axis, limit, **given)

@@ -9,6 +9,7 @@ heavy is imported until a folder is opened.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..data.readers import FOLDER_READERS
 from .sources import has_medical_files
@@ -23,12 +24,19 @@ class MedicalReader:
         return windowed or has_medical_files(folder)
 
     def open(
-        self, folder: Path, window: tuple[float, float] | None, axis: str | int, limit: int | None
+        self,
+        folder: Path,
+        window: tuple[float, float] | None,
+        axis: str | int,
+        limit: int | None,
+        spacing: Any = None,
+        series: Any = None,
     ):
         from .slices import SliceIndex
         from .windows import Window
 
-        return SliceIndex(folder, None if window is None else Window(*window), axis, limit)
+        bounds = None if window is None else Window(*window)
+        return SliceIndex(folder, bounds, axis, limit, spacing=spacing, series=series)
 
 
 FOLDER_READERS.register("medical")(MedicalReader())

@@ -9,6 +9,7 @@ and mapped through the domain's intensity window to [0, 1].
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import torch
 from ..data.errors import DataError
 from ..data.images import ImageReadError, read_image
 from ..data.stacks import stack_indices, unit_stacks
+from .dicom import check_stack_use
+from .resample import Regrid, parse_spacing, regrid_for, resampled_probe
 from .sources import list_sources
 from .volume import Probe, probe, read_slice, resolve_axis, volume_range
 from .windows import Window, auto_window
@@ -56,9 +59,14 @@ class SliceIndex:
             (:func:`~unpaired.medical.windows.auto_window`).
         axis: ``axial`` / ``coronal`` / ``sagittal`` or an array axis 0 / 1 / 2.
         limit: Keep only the first ``limit`` slices.
+        spacing: Resample every volume to this voxel size, ``(x, y, z)`` mm or ``"X,Y,Z"``
+            (:mod:`~unpaired.medical.resample`; linear); None: as stored.
+        series: The ``SeriesInstanceUID`` to read in a DICOM folder holding several.
 
     Files whose headers cannot be read are named in a warning and left out; a folder without
-    slices is a :class:`~unpaired.data.errors.DataError`.
+    slices is a :class:`~unpaired.data.errors.DataError`, as are a folder of several DICOM
+    series and none chosen, a file ``spacing`` cannot resample, and a tilted DICOM series
+    sliced across its stack.
     """
 
     def __init__(
@@ -67,9 +75,17 @@ class SliceIndex:
         window: Window | None = None,
         axis: str | int = "axial",
         limit: int | None = None,
+        spacing: tuple[float, float, float] | str | None = None,
+        series: str | Sequence[str] | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.window = window
+        try:
+            self.spacing = parse_spacing(spacing, "spacing")
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        self.series = series
+        self._grids: dict[int, Regrid] = {}  # source index -> its resampling
         try:
             paths = list_sources(self.folder)
         except FileNotFoundError as exc:
@@ -80,16 +96,21 @@ class SliceIndex:
             if limit is not None and len(self.items) >= limit:
                 break
             try:
-                info = probe(path)
+                info = probe(path, series)
             except ImageReadError as exc:
                 warnings.warn(f"skipping {exc}", stacklevel=2)
                 continue
             try:
-                source = SliceSource(path, info, resolve_axis(axis, info))
+                array_axis = resolve_axis(axis, info)
             except ValueError as exc:
                 raise DataError(f"{path}: {exc}") from None
+            check_stack_use(path, info.tilt, array_axis, resampled=self.spacing is not None)
+            grid = None if self.spacing is None else regrid_for(path, info, self.spacing)
+            source = SliceSource(path, resampled_probe(info, grid), array_axis)
             self.sources.append(source)
             index = len(self.sources) - 1
+            if grid is not None:
+                self._grids[index] = grid
             self.items += [(index, k) for k in range(source.count)]
         if limit is not None:
             self.items = self.items[:limit]
@@ -124,7 +145,7 @@ class SliceIndex:
         if source.axis == -1:
             return auto_window(values, source.probe.raster_dtype)
         if source_index not in self._ranges:
-            self._ranges[source_index] = Window(*volume_range(source.path))
+            self._ranges[source_index] = Window(*volume_range(source.path, self.series))
         return self._ranges[source_index]
 
     def read_values(self, i: int) -> np.ndarray:
@@ -135,7 +156,14 @@ class SliceIndex:
         """Slice ``k`` of file ``source_index`` in physical units, float32 ``(H, W)`` (any
         slice of the file, also one ``limit`` left out of the items)."""
         source = self.sources[source_index]
-        return read_slice(source.path, source.axis, k)
+        grid = self._grids.get(source_index)
+        if grid is None:
+            return read_slice(source.path, source.axis, k, self.series)
+        if source.axis == -1:  # a 2-D input, resampled whole
+            return grid.to_target(read_slice(source.path, -1, 0, self.series))
+        return grid.target_slice(
+            lambda j: read_slice(source.path, source.axis, j, self.series), source.axis, k
+        )
 
     def read_unit(self, i: int) -> np.ndarray:
         """Slice ``i`` through its window: float32 ``(H, W)`` in [0, 1]."""

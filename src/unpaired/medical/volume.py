@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,12 +49,20 @@ __all__ = [
 class Probe:
     """What a file holds, learnt from headers only: ``shape`` (2-D or 3-D), the patient-space
     ``directions`` of its array axes (``(ndim, 3)``, or None when unknown) and, for 2-D
-    raster images, the decoded dtype (which sets the default window)."""
+    raster images, the decoded dtype (which sets the default window).
+
+    Voxel geometry, for resampling (:mod:`.resample`): ``spacing``, mm along each array axis
+    (None when the format has none: ``.npy``, PNG; an entry None when a DICOM tag is
+    missing); for a DICOM series, ``positions`` of its slices along the slice normal (mm,
+    ascending; None when unknown) and its gantry ``tilt`` in degrees."""
 
     kind: str
     shape: tuple[int, ...]
     directions: np.ndarray | None = None
     raster_dtype: str | None = None
+    spacing: tuple[float | None, ...] | None = None
+    positions: tuple[float, ...] | None = None
+    tilt: float = 0.0
 
 
 @dataclass
@@ -78,16 +87,36 @@ def _source_kind(source: Path) -> str:
     return kind
 
 
+def _axis_lengths(directions: np.ndarray) -> tuple[float | None, ...]:
+    """Voxel spacing of each array axis: the length of its direction (affine column)."""
+    return tuple(float(n) for n in np.linalg.norm(np.asarray(directions, float), axis=1))
+
+
 def _probe_nifti(path: Path) -> Probe:
-    return Probe("nifti", nifti.nifti_shape(path), nifti.nifti_directions(path))
+    directions = nifti.nifti_directions(path)
+    shape = nifti.nifti_shape(path)
+    return Probe("nifti", shape, directions, spacing=_axis_lengths(directions))
+
+
+def _dicom_probe(shape: tuple[int, ...], first: Any, geometry: dicom.SeriesGeometry) -> Probe:
+    step = first.get("SpacingBetweenSlices") or first.get("SliceThickness")
+    spacing = geometry.spacing(float(step) if step else None)
+    return Probe(
+        "dicom",
+        shape,
+        dicom.series_directions(first),
+        spacing=spacing,
+        positions=geometry.positions,
+        tilt=geometry.tilt,
+    )
 
 
 def _probe_dicom(path: Path) -> Probe:
-    headers = dicom.series_headers(path)
+    headers, geometry = dicom.series_info(path)
     first = headers[0][1]
     frames = sum(int(ds.get("NumberOfFrames", 1) or 1) for _, ds in headers)
     shape = (frames, int(first.Rows), int(first.Columns))
-    return Probe("dicom", shape, dicom.series_directions(first))
+    return _dicom_probe(shape, first, geometry)
 
 
 def _probe_npy(path: Path) -> Probe:
@@ -100,7 +129,8 @@ def _probe_image(path: Path) -> Probe:
 
 def _read_nifti(path: Path) -> MedicalImage:
     volume = nifti.read_nifti(path)
-    probe = Probe("nifti", volume.values.shape, np.asarray(volume.image.affine)[:3, :3].T)
+    directions = np.asarray(volume.image.affine)[:3, : volume.values.ndim].T
+    probe = Probe("nifti", volume.values.shape, directions, spacing=_axis_lengths(directions))
     return MedicalImage(
         path, volume.values, probe, lambda v, out: nifti.write_nifti(volume, v, out)
     )
@@ -108,8 +138,9 @@ def _read_nifti(path: Path) -> MedicalImage:
 
 def _read_dicom(path: Path) -> MedicalImage:
     series = dicom.read_series(path)
-    directions = dicom.series_directions(series.datasets[0])
-    probe = Probe("dicom", series.values.shape, directions)
+    items = list(zip(series.files, series.datasets, strict=True))
+    geometry = dicom.series_geometry(path, items)
+    probe = _dicom_probe(series.values.shape, series.datasets[0], geometry)
     return MedicalImage(
         path, series.values, probe, lambda v, out: dicom.write_series(series, v, out)
     )
@@ -138,17 +169,21 @@ READERS: dict[str, tuple[Callable[[Path], Probe], Callable[[Path], MedicalImage]
 }
 
 
-def probe(source: str | Path) -> Probe:
-    """Shape and orientation of ``source`` from its headers (no pixel data is read)."""
+def probe(source: str | Path, series: str | Sequence[str] | None = None) -> Probe:
+    """Shape and orientation of ``source`` from its headers (no pixel data is read).
+    ``series``: the ``SeriesInstanceUID`` to read in a folder holding several
+    (:func:`~.dicom.chosen_series`)."""
     source = Path(source)
-    return READERS[_source_kind(source)][0](source)
+    with dicom.chosen_series(series):
+        return READERS[_source_kind(source)][0](source)
 
 
-def read_medical(source: str | Path) -> MedicalImage:
+def read_medical(source: str | Path, series: str | Sequence[str] | None = None) -> MedicalImage:
     """Read ``source`` whole (a NIfTI file, a DICOM series folder or ``.dcm`` file, a ``.npy``
-    array, an image file)."""
+    array, an image file); ``series`` as for :func:`probe`."""
     source = Path(source)
-    return READERS[_source_kind(source)][1](source)
+    with dicom.chosen_series(series):
+        return READERS[_source_kind(source)][1](source)
 
 
 def resolve_axis(axis: str | int, info: Probe) -> int:
@@ -197,42 +232,52 @@ def _mtime(path: Path) -> int:
 
 
 @lru_cache(maxsize=2)
-def _whole(path: str, mtime: int) -> np.ndarray:
+def _whole(path: str, mtime: int, series: tuple[str, ...] | None = None) -> np.ndarray:
     """Whole-volume values, cached per process: for the slices that cannot be read alone
     (gzipped NIfTI, DICOM series across slices)."""
     del mtime  # part of the cache key only: a changed file is read again
-    return read_medical(Path(path)).values
+    return read_medical(Path(path), series).values
 
 
 @lru_cache(maxsize=64)
-def _sorted_dicom_files(path: str, mtime: int) -> tuple[Path, ...]:
+def _sorted_dicom_files(
+    path: str, mtime: int, series: tuple[str, ...] | None = None
+) -> tuple[Path, ...]:
     del mtime
-    return tuple(p for p, _ in dicom.series_headers(path))
+    with dicom.chosen_series(series):
+        # the index's probe warned already about this series' geometry
+        return tuple(p for p, _ in dicom.series_headers(path, warn=False))
 
 
-def read_slice(source: str | Path, axis: int, index: int) -> np.ndarray:
+def read_slice(
+    source: str | Path, axis: int, index: int, series: str | Sequence[str] | None = None
+) -> np.ndarray:
     """Slice ``index`` along array ``axis`` (-1: the whole 2-D image) as ``(H, W)`` float32.
 
     Only that slice is read where the format allows it (uncompressed NIfTI, ``.npy``, a
     DICOM series sliced along its stack); otherwise the whole volume is read and the last two
-    kept in memory, per process.
+    kept in memory, per process. ``series`` as for :func:`probe`.
     """
     source = Path(source)
     kind = _source_kind(source)
+    chosen = dicom.parse_series(series) or dicom.current_series()
     if axis == -1:
-        return read_medical(source).values
+        return read_medical(source, chosen).values
     if kind == "npy":
         return arrays.read_array_slice(source, axis, index)
     if kind == "nifti" and not source.name.lower().endswith(".gz"):
         return nifti.read_nifti_slice(source, axis, index)
     if kind == "dicom" and axis == 0 and source.is_dir():
-        files = _sorted_dicom_files(str(source), _mtime(source))
+        files = _sorted_dicom_files(str(source), _mtime(source), chosen)
         path = files[index]
         return dicom.slice_values(dicom.read_file(path), path)[0]
-    return np.take(_whole(str(source), _mtime(source)), index, axis=axis)
+    return np.take(_whole(str(source), _mtime(source), chosen), index, axis=axis)
 
 
-def volume_range(source: str | Path) -> tuple[float, float]:
+def volume_range(
+    source: str | Path, series: str | Sequence[str] | None = None
+) -> tuple[float, float]:
     """``(min, max)`` of a whole volume's values (for its default window)."""
-    window = auto_window(_whole(str(source), _mtime(Path(source))))
+    chosen = dicom.parse_series(series) or dicom.current_series()
+    window = auto_window(_whole(str(source), _mtime(Path(source)), chosen))
     return window.lo, window.hi

@@ -34,6 +34,9 @@ def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
     # (and 2.5D: stacks of neighbouring slices, unpaired.data.stacks)
     med_a = {"window": data.window_a, "axis": data.axis, "context_slices": data.context_slices}
     med_b = {"window": data.window_b, "axis": data.axis, "context_slices": data.context_slices}
+    # volumes resampled to a voxel spacing, the DICOM series to read (None: as stored)
+    for med in (med_a, med_b):
+        med.update(spacing=data.spacing, series=data.series)
     domain_a = SingleFolder(train_a, data.channels_a, pre, data.max_images, **med_a)
     domain_b = SingleFolder(train_b, data.channels_b, pre, data.max_images, **med_b)
     if config.batch_size > 1:
@@ -133,6 +136,7 @@ def data_info(config: cfg.TrainConfig) -> dict[str, Any]:
         **windows_info(data.window_a, data.window_b, data.axis),
         # absent = 0: model folders of 2-D runs stay as they were
         **({CONTEXT_KEY: data.context_slices} if data.context_slices else {}),
+        **spacing_info(data.spacing),  # absent without a spacing
         "run": config.name,
     }
 

@@ -28,6 +28,8 @@ import torch
 from ..data.errors import DataError, MissingExtra
 from ..data.images import ImageReadError
 from ..data.stacks import context_of, stack_indices, unit_stacks
+from ..medical.dicom import check_stack_use
+from ..medical.resample import model_grid
 from ..medical.sources import kind_of
 from ..medical.volume import (
     MedicalImage,
@@ -137,21 +139,40 @@ def translate_volume(
     physical units (HU), float32 in the input's array order and shape: sliced along
     ``array_axis`` (-1: a 2-D image), through the model's windows (or the input's own range
     when the model records none) and :func:`translate_slices`. What ``translate`` writes and
-    what ``evaluate --paired`` scores."""
+    what ``evaluate --paired`` scores.
+
+    A model trained at a voxel spacing (``"spacing"`` in its config) translates the volume
+    resampled to that spacing (:mod:`~unpaired.medical.resample`), and the translation is
+    resampled back onto the input's grid (its shape); ``keep_outside`` then gives voxels
+    outside the input window their exact input values.
+
+    Raises:
+        DataError: the model records a spacing and the input cannot be resampled to it.
+    """
     window_in, window_out, _ = direction_windows(translator.config, direction)
     own = image.default_window()
+    grid = model_grid(translator.config, image.source, image.probe)
+    volume = image.values if grid is None else grid.to_target(image.values)
+    keep = keep_outside and window_in is not None
     values = translate_slices(
         translator,
-        slice_view(image.values, array_axis),
+        slice_view(volume, array_axis),
         window_in or own,
         window_out or own,
         direction,
         batch_size,
         on_batch,
-        keep_outside and window_in is not None,
+        keep and grid is None,
         extras,
     )
-    return unslice(values, array_axis)
+    out = unslice(values, array_axis)
+    if grid is None:
+        return out
+    out = grid.to_source(out)  # back onto the input's own grid
+    if keep:
+        outside = (image.values < window_in.lo) | (image.values > window_in.hi)
+        out = np.where(outside, image.values, out).astype(np.float32)
+    return out
 
 
 def translate_medical(
@@ -180,12 +201,16 @@ def translate_medical(
         try:
             info = probe(job.source)
             array_axis = resolve_axis(axis, info)
+            # a model's voxel spacing: the slices are those of the resampled volume
+            grid = model_grid(translator.config, job.source, info)
+            check_stack_use(job.source, info.tilt, array_axis, resampled=grid is not None)
         except MissingExtra:
             raise
         except (ImageReadError, DataError, ValueError, OSError) as exc:
             failures.append((job, str(exc)))
             continue
-        count = 1 if array_axis == -1 else info.shape[array_axis]
+        shape = info.shape if grid is None else grid.shape
+        count = 1 if array_axis == -1 else shape[array_axis]
         planned.append((job, array_axis, count))
     count_all = sum(n for _, _, n in planned) * len(variants)
     bar = CountProgress(count_all, progress, "slice", "slices")
