@@ -359,6 +359,22 @@ def test_a_bad_model_or_option_is_one_line_and_a_network_host_warns(
     assert "warning" not in run_cli("app", files["cg"]).err
 
 
+def test_a_port_in_use_is_one_line(files, run_cli, monkeypatch) -> None:
+    for key in ("GRADIO_TEMP_DIR", "NO_PROXY", "no_proxy", *OFFLINE, "GRADIO_SSR_MODE",
+                "GRADIO_MCP_SERVER", "GRADIO_SHARE"):  # fmt: skip
+        monkeypatch.setenv(key, os.environ.get(key, ""))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("app", files["cg"], "--port", port, "--device", "cpu")
+    assert result.code == 2
+    assert result.one_error_line() == (
+        f"error: --port {port}: cannot listen on 127.0.0.1:{port} (in use); choose another "
+        "port (--port N, or 0 for any free one)"
+    )
+
+
 def test_the_command_imports_only_what_it_needs() -> None:
     code = (
         "import sys, unpaired.cli, unpaired.app\n"

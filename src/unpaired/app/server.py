@@ -158,7 +158,8 @@ def serve(
                 css=CSS,
             )
         except OSError as exc:
-            reason = " ".join(str(exc).split())[:160]
+            text = " ".join(str(exc).split())
+            reason = "in use" if "empty port" in text else text[:160]
             raise AppError(
                 f"--port {chosen}: cannot listen on {host}:{chosen} ({reason}); choose another "
                 "port (--port N, or 0 for any free one)"
