@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .data.images import image_size, list_images
 from .errors import UnpairedError
 from .hub import is_hub
@@ -96,6 +98,43 @@ def _data_dirs(data: Path | None, run_dir: Path | None) -> tuple[Path, Path, Pat
         return test_a, test_b, test_a.parent if is_demo_root(test_a.parent) else None, ""
     note = f"no testA/ and testB/ in the run's data: evaluating on {train_a} and {train_b}"
     return train_a, train_b, None, note
+
+
+def _volume_consistency(
+    translator: Any, folder: Path, direction: str, limit: int | None, batch_size: int
+) -> float | None:
+    """The mean slice consistency (:func:`unpaired.metrics.volumes.slice_consistency`, HU) of
+    the translations of the 3-D volumes in ``folder`` (those among its first ``limit``
+    slices), translated whole as ``unpaired translate`` does, the source seen through the input
+    window; None when the folder holds no volume."""
+    from .medical.paired import is_volume_kind
+    from .medical.sources import kind_of, list_sources
+    from .medical.volume import probe, read_medical, resolve_axis
+    from .metrics.volumes import slice_consistency
+    from .translate.volumes import direction_windows, translate_volume
+
+    window_in, _, axis = direction_windows(translator.config, direction)
+    values, seen_slices = [], 0
+    for path in list_sources(folder):
+        if limit is not None and seen_slices >= limit:
+            break
+        if not is_volume_kind(kind_of(path)):
+            continue
+        try:
+            array_axis = resolve_axis(axis, probe(path))
+            image = read_medical(path) if array_axis != -1 else None
+        except (UnpairedError, ValueError, OSError) as exc:
+            raise EvalError(f"{path}: {exc}") from None
+        if image is None or image.values.shape[array_axis] < 2:
+            seen_slices += 1
+            continue
+        seen_slices += image.values.shape[array_axis]
+        output = translate_volume(translator, image, array_axis, direction, batch_size)
+        source = image.values
+        if window_in is not None:
+            source = np.clip(source, window_in.lo, window_in.hi)
+        values.append(slice_consistency(source, output, array_axis))
+    return float(np.mean(values)) if values else None
 
 
 def _json_path(run_dir: Path, step: Any) -> Path:
@@ -225,6 +264,12 @@ def evaluate(
     scores = score(
         translate, eval_data, directions, names, extractor, batch_size=batch_size, stylize=stylize
     )
+    if model is not None:  # volumes: how much the translation flickers along the slices
+        for direction in directions:
+            source_dir = dir_a if DIRECTION_DOMAINS[direction][0] == "A" else dir_b
+            value = _volume_consistency(translator, source_dir, direction, num_images, batch_size)
+            if value is not None:
+                scores[f"slice_consistency_{direction}"] = value
     notes = ([note] if note else []) + notes
     if extractor is not None and 1 in channels:
         notes.append("FID/KID: 1-channel images are repeated to 3 channels for the feature network")
@@ -550,6 +595,9 @@ def format_table(result: EvalResult) -> str:
     width = max([len(r) for r in rows] + [6]) + 2
     lines = ["".ljust(width) + "".join(d.rjust(12) for d in result.directions)]
     for base in rows:
-        cells = [_fmt(result.scores[f"{base}_{d}"]) for d in result.directions]
+        cells = [
+            _fmt(result.scores[f"{base}_{d}"]) if f"{base}_{d}" in result.scores else "-"
+            for d in result.directions
+        ]
         lines.append(base.ljust(width) + "".join(c.rjust(12) for c in cells))
     return "\n".join(lines)
