@@ -3,22 +3,30 @@ consistency, ``unpaired evaluate --paired`` and ``--val-paired`` during training
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from unpaired.evaluation import evaluate_paired
+from unpaired.medical.phantoms import phantom_volume
 from unpaired.metrics.errors import EvalError
 from unpaired.metrics.paired import (
     average,
     gaussian_window,
     mae,
     psnr,
+    score_item,
     score_stack,
     ssim,
     ssim_map,
 )
 from unpaired.metrics.volumes import neighbour_difference, slice_consistency
+
+from conftest import make_model
 
 
 # --- slice consistency -----------------------------------------------------------------------
@@ -168,3 +176,167 @@ def test_paired_errors() -> None:
     with pytest.raises(EvalError, match="at least 11"):
         ssim_map(np.zeros((8, 20)), np.zeros((8, 20)), 1.0)
     assert math.isnan(ssim(np.zeros((8, 8)), np.zeros((8, 8)), 1.0))  # too small: no SSIM
+
+
+# --- paired data, evaluate --paired ----------------------------------------------------------
+def _ct_model(folder: Path, window: list[float] | None = (-160.0, 240.0)) -> Path:
+    """A tiny 1-channel model folder recording a soft-tissue window for both domains."""
+    path = make_model(folder, 1, 1)
+    info = json.loads((path / "config.json").read_text())
+    if window is not None:
+        info["windows"] = {"a": list(window), "b": list(window)}
+    (path / "config.json").write_text(json.dumps(info))
+    return path
+
+
+def _npy_pairs(root: Path, count: int = 2, slices: int = 4, size: int = 16) -> Path:
+    """Phantom volumes as float32 .npy (z, y, x) in HU: src/ (contrast), tgt/ (plain), mask/
+    (the body: organ labels > 0)."""
+    for i in range(count):
+        hu_c, labels = phantom_volume(size, slices, contrast=True, seed=i)
+        hu_p, _ = phantom_volume(size, slices, contrast=False, seed=i)
+        for sub, array in (("src", hu_c), ("tgt", hu_p), ("mask", (labels > 0).astype(np.uint8))):
+            (root / sub / "set").mkdir(parents=True, exist_ok=True)
+            np.save(root / sub / "set" / f"case_{i}.npy", array)
+    return root
+
+
+def test_identity_on_volumes_is_the_direct_computation(tmp_path: Path) -> None:
+    root = _npy_pairs(tmp_path)
+    result = evaluate_paired(
+        None, root / "src", root / "tgt", root / "mask", window="soft_tissue", save=False
+    )
+    maes, psnrs = [], []
+    for i in range(2):
+        src = np.clip(np.load(root / "src" / "set" / f"case_{i}.npy"), -160, 240)
+        tgt = np.clip(np.load(root / "tgt" / "set" / f"case_{i}.npy"), -160, 240)
+        inside = np.load(root / "mask" / "set" / f"case_{i}.npy") > 0
+        diff = (src.astype(np.float64) - tgt)[inside]
+        maes.append(np.abs(diff).mean())
+        psnrs.append(10 * math.log10(400.0**2 / (diff**2).mean()))
+    assert result.scores["mae_a2b"] == pytest.approx(np.mean(maes), rel=1e-9)
+    assert result.scores["psnr_a2b"] == pytest.approx(np.mean(psnrs), rel=1e-9)
+    assert result.scores["slice_consistency_a2b"] == 0.0  # output = input
+    items = result.info["items"]
+    assert [i["name"] for i in items] == ["set/case_0.npy", "set/case_1.npy"]
+    assert items[0]["mae"] == pytest.approx(maes[0]) and len(items[0]["slices"]) == 4
+    assert result.info["data_range"] == 400.0 and result.info["units"].startswith("HU")
+    assert result.info["target_clipped_to"] == [-160.0, 240.0]
+
+
+def test_evaluate_paired_cli_scores_what_translate_writes(tmp_path: Path, run_cli, capsys) -> None:
+    root = _npy_pairs(tmp_path)
+    model = _ct_model(tmp_path / "model")
+    out_json = tmp_path / "paired.json"
+    argv = ["evaluate", model, "--paired", root / "src", root / "tgt", "--mask", root / "mask"]
+    result = run_cli(*argv, "--output", out_json)
+    assert result.code == 0, result.err
+    rows = {line.split()[0]: line.split()[1:] for line in result.out.splitlines() if line}
+    assert "set/case_0.npy" in rows and len(rows["mean"]) == 4  # MAE, PSNR, SSIM, consistency
+    record = json.loads(out_json.read_text())
+    # the same numbers from the files `unpaired translate` writes (float32 .npy: exact)
+    assert run_cli("translate", model, "-i", root / "src", "-o", tmp_path / "out").code == 0
+    for item in record["items"]:
+        name = item["name"]
+        out = np.load(next((tmp_path / "out").rglob(Path(name).name)))
+        src = np.load(root / "src" / name)
+        tgt = np.clip(np.load(root / "tgt" / name), -160, 240)
+        inside = np.load(root / "mask" / name) > 0
+        assert item["mae"] == pytest.approx(np.abs(out - tgt.astype(np.float64))[inside].mean())
+        ssim_ref = [
+            _skimage_ssim(out[k].astype(np.float64), tgt[k].astype(np.float64), 400.0, full=True)
+            for k in range(out.shape[0])
+        ]  # the unmasked mean equals scikit-image's, slice by slice:
+        unmasked = score_item(out, tgt, 400.0, 0)
+        assert [s["ssim"] for s in unmasked["slices"]] == pytest.approx(
+            [float(r[1][5:-5, 5:-5].mean()) for r in ssim_ref], abs=1e-4
+        )
+        flicker = np.abs(np.diff(out.astype(np.float64), axis=0))
+        inner = inside[1:] & inside[:-1]
+        seen = np.clip(src.astype(np.float64), -160, 240)
+        expected = flicker[inner].mean() - np.abs(np.diff(seen, axis=0))[inner].mean()
+        # (translate runs slice by slice, evaluate in batches: float round-off only)
+        assert item["slice_consistency"] == pytest.approx(expected, abs=1e-3)
+    assert record["metrics"]["mae_a2b"] == pytest.approx(
+        np.mean([i["mae"] for i in record["items"]])
+    )
+
+
+def test_paired_photos_in_8bit_levels(tmp_path: Path, run_cli) -> None:
+    for sub, value in (("src", 10), ("tgt", 13)):
+        (tmp_path / sub).mkdir()
+        array = np.full((12, 14, 3), value, np.uint8)
+        array[:, 7:] = 100  # the right half agrees
+        Image.fromarray(array).save(tmp_path / sub / "a.png")
+    (tmp_path / "mask").mkdir()
+    mask = np.zeros((12, 14), np.uint8)
+    mask[:, :7] = 255
+    Image.fromarray(mask).save(tmp_path / "mask" / "a.png")
+    result = evaluate_paired(None, tmp_path / "src", tmp_path / "tgt", save=False)
+    assert result.scores["mae_a2b"] == pytest.approx(1.5)  # 3 levels on half the pixels
+    assert result.scores["psnr_a2b"] == pytest.approx(10 * math.log10(255**2 / 4.5))
+    masked = evaluate_paired(None, tmp_path / "src", tmp_path / "tgt", tmp_path / "mask")
+    assert masked.scores["mae_a2b"] == pytest.approx(3.0)
+    assert masked.info["units"].startswith("8-bit") and masked.info["data_range"] == 255.0
+    assert "slice_consistency_a2b" not in masked.scores
+    model = make_model(tmp_path / "model")
+    res = run_cli("evaluate", model, "--paired", tmp_path / "src", tmp_path / "tgt")
+    assert res.code == 0 and "a.png" in res.out
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "needle"),
+    [
+        ("missing", [], "has no target: expected"),
+        ("shape", [], "a paired target must be registered"),
+        ("nomask", ["--mask", "MASK"], "has no mask"),
+        ("emptymask", ["--mask", "MASK"], "has no voxel inside"),
+        ("", ["--window", "lung", "MODEL"], "--window: only for the identity"),
+        ("", ["--direction", "both"], "--direction both"),
+        ("", ["--metrics", "fid"], "--metrics: not with --paired"),
+        ("", ["MODEL", "DATA"], "give no DATA"),
+        ("mixed", [], "both photos and medical volumes"),
+    ],
+)
+def test_paired_mistakes_give_one_line(tmp_path: Path, run_cli, setup, args, needle) -> None:
+    root = _npy_pairs(tmp_path / "d", count=1)
+    src, tgt, mask = root / "src" / "set", root / "tgt" / "set", root / "mask" / "set"
+    if setup == "missing":
+        (tgt / "case_0.npy").rename(tgt / "other.npy")
+    elif setup == "shape":
+        np.save(tgt / "case_0.npy", np.zeros((4, 16, 15), np.float32))
+    elif setup == "nomask":
+        (mask / "case_0.npy").unlink()
+    elif setup == "emptymask":
+        np.save(mask / "case_0.npy", np.zeros((4, 16, 16), np.uint8))
+    elif setup == "mixed":
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(src / "photo.png")
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(tgt / "photo.png")
+    model = _ct_model(tmp_path / "model")
+    subst = {"MODEL": model, "MASK": root / "mask", "DATA": root}
+    rest = [subst.get(a, a) for a in args]
+    positional = [a for a in rest if a in (model, root)]
+    options = [a for a in rest if a not in (model, root)]
+    result = run_cli("evaluate", *positional, "--paired", root / "src", root / "tgt", *options)
+    assert result.code == 2
+    line = result.one_error_line(needle)
+    if setup in ("missing", "shape", "nomask", "emptymask"):
+        assert "case_0" in line  # the file is named
+
+
+def test_evaluate_on_volumes_reports_slice_consistency(tmp_path: Path, run_cli) -> None:
+    root = _npy_pairs(tmp_path / "d", count=2)
+    data = tmp_path / "data"
+    (data / "testA").mkdir(parents=True)
+    (data / "testB").mkdir(parents=True)
+    for i in range(2):
+        for letter, sub in (("A", "src"), ("B", "tgt")):
+            vol = np.load(root / sub / "set" / f"case_{i}.npy")
+            np.save(data / f"test{letter}" / f"v{i}.npy", vol)
+    model = _ct_model(tmp_path / "model")
+    out = tmp_path / "e.json"
+    argv = ["evaluate", model, data, "--metrics", "l1_cycle", "--output", out]
+    assert run_cli(*argv).code == 0
+    scores = json.loads(out.read_text())["metrics"]
+    assert math.isfinite(scores["slice_consistency_a2b"])
+    assert math.isfinite(scores["slice_consistency_b2a"])
