@@ -26,7 +26,7 @@ from unpaired.metrics.paired import (
 )
 from unpaired.metrics.volumes import neighbour_difference, slice_consistency
 
-from conftest import make_model
+from conftest import TINY, make_images, make_model
 
 
 # --- slice consistency -----------------------------------------------------------------------
@@ -340,3 +340,122 @@ def test_evaluate_on_volumes_reports_slice_consistency(tmp_path: Path, run_cli) 
     scores = json.loads(out.read_text())["metrics"]
     assert math.isfinite(scores["slice_consistency_a2b"])
     assert math.isfinite(scores["slice_consistency_b2a"])
+
+
+# --- training: --val-paired, --keep-best-by --------------------------------------------------
+def _train_folders(root: Path) -> tuple[list[str], list[str]]:
+    """Tiny CT training folders (.npy volumes) and the --val-paired options."""
+    for i in range(2):
+        hu_c, _ = phantom_volume(16, 3, contrast=True, seed=i)
+        hu_p, _ = phantom_volume(16, 3, contrast=False, seed=5 + i)
+        for sub, array in (("a", hu_c), ("b", hu_p)):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+            np.save(root / sub / f"v{i}.npy", array)
+    val = _npy_pairs(root / "val", count=1, slices=3, size=16)
+    data = ["--a", str(root / "a"), "--b", str(root / "b")]
+    data += ["--channels-a", "1", "--channels-b", "1", "--image-size", "16", "--load-size", "16"]
+    data += ["--window-a", "soft_tissue", "--window-b", "soft_tissue"]
+    paired = ["--eval-every", "2", "--val-paired", str(val / "src"), str(val / "tgt")]
+    paired += ["--val-mask", str(val / "mask"), "--keep-best-by", "mae"]
+    return data, paired
+
+
+def _jsonl(run: Path) -> tuple[list[dict], list[dict]]:
+    """(loss records without timings, paired evaluation records without timings)."""
+    losses, evals = [], []
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "event" in record:
+            continue
+        for key in ("time", "sec_per_step", "eval_sec"):
+            record.pop(key, None)
+        (evals if "paired_mae" in record else losses).append(record)
+    return losses, evals
+
+
+def test_val_paired_logs_scores_and_keeps_the_best_by_mae(tmp_path: Path, run_cli) -> None:
+    data, paired = _train_folders(tmp_path)
+    runs = tmp_path / "runs"
+    argv = ["train", *data, "--runs-dir", runs, "--name", "ct", "--max-steps", "5", *TINY]
+    result = run_cli(*argv, *paired)
+    assert result.code == 0, result.err
+    run = runs / "ct"
+    _, evals = _jsonl(run)
+    assert [r["step"] for r in evals] == [2, 4, 5]
+    for r in evals:
+        assert {"paired_mae", "paired_psnr", "paired_ssim", "paired_slice_consistency"} <= set(r)
+        assert "fid_a2b" not in r  # the best is picked by MAE: no FID
+    best = min(evals, key=lambda r: r["paired_mae"])
+    info = json.loads((run / "model_best" / "config.json").read_text())
+    assert info["step"] == best["step"] and info["eval"]["paired_mae"] == best["paired_mae"]
+    assert "eval step 2: paired_mae" in result.err
+    # the same score from unpaired evaluate on the final model (the two paths agree)
+    val = tmp_path / "val"
+    res = run_cli("evaluate", run, "--paired", val / "src", val / "tgt", "--mask", val / "mask")
+    assert res.code == 0, res.err
+    record = json.loads(next((run / "eval").glob("step_000005*.json")).read_text())
+    assert record["metrics"]["mae_a2b"] == pytest.approx(evals[-1]["paired_mae"], rel=1e-5)
+    yaml_text = (run / "config.yaml").read_text()
+    assert "keep_best_by: mae" in yaml_text and "val_mask:" in yaml_text
+
+
+def test_exact_resume_holds_with_val_paired_on(tmp_path: Path, run_cli) -> None:
+    data, paired = _train_folders(tmp_path)
+    opts = [*TINY, "--log-every", "1", "--epochs", "1", "--epochs-decay", "1", *paired]
+    opts += ["--set", "cyclegan.pool_size=3", "--set", "cyclegan.use_dropout=true"]
+    full = tmp_path / "full"
+    assert run_cli("train", *data, "--runs-dir", full, "--max-steps", "6", *opts).code == 0
+    parts = tmp_path / "parts"
+    assert run_cli("train", *data, "--runs-dir", parts, "--max-steps", "3", *opts).code == 0
+    (run,) = parts.iterdir()
+    assert run_cli("train", "--resume", run, "--max-steps", "6").code == 0
+    (whole,) = full.iterdir()
+    assert _jsonl(run)[0] == _jsonl(whole)[0]
+    by_step = {r["step"]: r for r in _jsonl(run)[1]}
+    for r in _jsonl(whole)[1]:  # the evaluations both runs made agree
+        assert by_step[r["step"]]["paired_mae"] == pytest.approx(r["paired_mae"], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--eval-every", "2", "--keep-best-by", "mae"], "option keep_best_by mae: needs paired"),
+        (["--val-paired", "SRC", "TGT"], "option val_source: needs eval_every"),
+        (["--eval-every", "2", "--val-paired", "SRC", "NOWHERE"], "--val-paired"),
+        (["--eval-every", "2", "--val-mask", "SRC"], "option val_mask: needs val_source"),
+    ],
+)
+def test_val_paired_mistakes_give_one_line(tmp_path: Path, run_cli, extra, needle) -> None:
+    data, _ = _train_folders(tmp_path)
+    subst = {"SRC": tmp_path / "val" / "src", "TGT": tmp_path / "val" / "tgt"}
+    subst["NOWHERE"] = tmp_path / "nowhere"
+    argv = ["train", *data, "--runs-dir", tmp_path / "runs", *TINY]
+    result = run_cli(*argv, *[subst.get(a, a) for a in extra])
+    assert result.code == 2
+    result.one_error_line(needle)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unset_options_leave_the_config_as_it_was(tmp_path: Path, run_cli) -> None:
+    data, _ = _train_folders(tmp_path)
+    result = run_cli("train", *data, "--runs-dir", tmp_path / "runs", *TINY, "--dry-run")
+    assert result.code == 0
+    for key in ("val_source", "val_target", "val_mask", "keep_best_by"):
+        assert key not in result.out
+
+
+def test_val_paired_on_photos_keeps_the_best_by_psnr(
+    tiny_data: Path, tmp_path: Path, run_cli
+) -> None:
+    src, tgt = tiny_data / "testA", tmp_path / "tgt"
+    make_images(tgt, 2, seed=9)  # same names as testA's ("img 000.png", ...)
+    runs = tmp_path / "runs"
+    argv = ["train", tiny_data, "--runs-dir", runs, "--max-steps", "4", *TINY]
+    argv += ["--eval-every", "2", "--val-paired", src, tgt, "--keep-best-by", "psnr"]
+    assert run_cli(*argv).code == 0
+    _, evals = _jsonl(runs / "data")
+    assert [r["step"] for r in evals] == [2, 4]
+    assert "paired_slice_consistency" not in evals[0]
+    best = max(evals, key=lambda r: r["paired_psnr"])
+    info = json.loads((runs / "data" / "model_best" / "config.json").read_text())
+    assert info["step"] == best["step"]
