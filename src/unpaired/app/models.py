@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.images import list_images
+from ..data.layout import demo_root
 from ..medical.windows import Window, model_windows
 from ..pretrained import model_folder
 from ..translate import DEFAULT_OVERLAP, DEFAULT_TILE, Translator
@@ -114,13 +115,8 @@ def run_test_folders(path: str | Path) -> dict[str, Path]:
     if data.root is not None:
         root = Path(data.root)
     elif data.dir_a is None:
-        # The generated demo domains (unpaired.data.layout.resolve_data_dirs names them so);
-        # looked up, never generated here.
-        root = (
-            Path(config.runs_dir)
-            / ".demo-data"
-            / f"{data.demo_size}px-{data.demo_images}-seed{config.seed}"
-        )
+        # The generated demo domains: looked up, never generated here.
+        root = demo_root(config.runs_dir, data.demo_size, data.demo_images, config.seed)
     else:
         return {}
     found = {d: root / f"test{d.upper()}" for d in ("a", "b")}

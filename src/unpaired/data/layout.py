@@ -8,7 +8,12 @@ from pathlib import Path
 from ..config import TrainConfig
 from .errors import DataError
 
-__all__ = ["resolve_data_dirs"]
+__all__ = ["data_dirs", "demo_root", "resolve_data_dirs"]
+
+
+def demo_root(runs_dir: str | Path, demo_size: int, demo_images: int, seed: int) -> Path:
+    """Where the generated demo domains of these settings live (written or not)."""
+    return Path(runs_dir) / ".demo-data" / f"{demo_size}px-{demo_images}-seed{seed}"
 
 
 def resolve_data_dirs(
@@ -39,7 +44,7 @@ def resolve_data_dirs(
     else:
         from .synthetic import write_demo_dataset
 
-        root = Path(runs_dir) / ".demo-data" / f"{demo_size}px-{demo_images}-seed{seed}"
+        root = demo_root(runs_dir, demo_size, demo_images, seed)
         write_demo_dataset(root, size=demo_size, n_train=demo_images, seed=seed)
     for sub in ("trainA", "trainB"):
         if not (root / sub).is_dir():
