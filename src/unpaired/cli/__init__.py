@@ -1,5 +1,5 @@
 """Command line: ``unpaired train | translate | augment | export | evaluate | import | push |
-app``, thin wrappers over the library functions.
+app | demo-medical``, thin wrappers over the library functions.
 
 User mistakes (bad options, missing folders, unreadable files) end with one ``error:`` line and
 exit status 2; an interrupted training run exits with 130 after saying how to resume;
@@ -16,7 +16,7 @@ import warnings
 from ..errors import UnpairedError
 from ..fs import describe_os_error
 from ..version import __version__
-from . import app, evaluate, export, importing, push, train, translate
+from . import app, demo_medical, evaluate, export, importing, push, train, translate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_parser(sub)
     push.add_parser(sub)
     app.add_parser(sub)
+    demo_medical.add_parser(sub)
     return parser
 
 
