@@ -301,14 +301,16 @@ def series_geometry(source: Path, items: list[tuple[Path, Any]]) -> SeriesGeomet
 
 
 def _warn_geometry(source: Path, geometry: SeriesGeometry) -> None:
-    """One warning line per finding: missing slices, uneven steps, mixed thickness, tilt."""
+    """One warning line per finding: missing slices, uneven steps, mixed thickness, tilt.
+    Each is raised from its line here, so Python's default filter shows a message once per
+    process however often the series is read (probed, then read whole)."""
     where = f"DICOM series {source}"
     if geometry.tilt > _TILT_DEGREES:
         warnings.warn(
             f"{where}: gantry tilt of {geometry.tilt:.1f} degrees (slice positions drift "
             "across the slice plane); its slices are translated as they are, but the stack is "
             "sheared, so it is not resampled (--spacing) or sliced along another axis",
-            stacklevel=3,
+            stacklevel=1,
         )
     if geometry.positions is not None and len(geometry.positions) > 2:
         along = np.asarray(geometry.positions)
@@ -324,7 +326,7 @@ def _warn_geometry(source: Path, geometry: SeriesGeometry) -> None:
             warnings.warn(
                 f"{where}: slices missing between positions {shown}{more} along the slice "
                 f"normal (the usual step is {usual:g} mm); the slices are stacked as they are",
-                stacklevel=3,
+                stacklevel=1,
             )
         regular = np.delete(steps, gaps)
         if regular.size and np.max(np.abs(regular - usual)) > _UNEVEN * usual:
@@ -332,11 +334,11 @@ def _warn_geometry(source: Path, geometry: SeriesGeometry) -> None:
                 f"{where}: uneven slice spacing (steps from {regular.min():g} to "
                 f"{regular.max():g} mm); the slices are stacked as they are (--spacing "
                 "resamples by their true positions)",
-                stacklevel=3,
+                stacklevel=1,
             )
     if len(geometry.thickness) > 1:
         values = ", ".join(f"{t:g}" for t in geometry.thickness)
-        warnings.warn(f"{where}: mixed SliceThickness ({values} mm)", stacklevel=3)
+        warnings.warn(f"{where}: mixed SliceThickness ({values} mm)", stacklevel=1)
 
 
 # Decoders pydicom cannot find here, by transfer syntax: what to install (the medical extra
