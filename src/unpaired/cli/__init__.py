@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Options whose value may start with a minus sign (a window in HU: -160,240), which argparse
 # would otherwise take for an option.
-NEGATIVE_VALUE_OPTIONS = ("--window-a", "--window-b")
+NEGATIVE_VALUE_OPTIONS = ("--window-a", "--window-b", "--window")
 
 
 def _glue_negative_values(argv: list[str]) -> list[str]:
