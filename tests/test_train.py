@@ -306,6 +306,11 @@ def test_resume_refuses_changes_that_break_exactness(
     assert train(str(tiny_data), "--runs-dir", str(runs), "--max-steps", "1", *TINY) == 0
     assert train("--resume", str(runs / "data"), "--image-size", "64") == 2
     assert "cannot change when resuming" in capsys.readouterr().err
+    # An option the checkpoint leaves out at its default: giving that default is no change,
+    # another value is.
+    assert train("--resume", str(runs / "data"), "--context-slices", "1") == 2
+    assert "option data.context_slices: cannot change" in capsys.readouterr().err
+    assert train("--resume", str(runs / "data"), "--context-slices", "0", "--max-steps", "2") == 0
 
 
 def test_grayscale_to_rgb_without_identity(tmp_path: Path) -> None:

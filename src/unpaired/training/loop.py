@@ -247,6 +247,20 @@ def _log_quietly(logger: JsonlLogger | NullLogger, record: dict[str, Any]) -> No
         pass
 
 
+_ABSENT = object()
+
+
+def _dotted(config: cfg.TrainConfig, key: str) -> Any:
+    """``config``'s value of a dotted option name (``data.context_slices``), or _ABSENT."""
+    value: Any = config
+    for part in key.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            return _ABSENT
+    return value
+
+
 def resume_config(run_dir: Path, overrides: dict[str, Any]) -> tuple[cfg.TrainConfig, dict]:
     """Load ``run_dir/checkpoints/latest.pt`` and apply the ``overrides`` a resume may change.
 
@@ -266,11 +280,17 @@ def resume_config(run_dir: Path, overrides: dict[str, Any]) -> tuple[cfg.TrainCo
     flat_saved = cfg.flatten(saved)
     _check_config_file(run_dir, flat_saved, path)
     step = state.get("position", {}).get("step", 0)
+    as_saved = None  # the saved config resolved: the values of keys it leaves out
     for key, value in cfg.flatten(overrides).items():
-        if not cfg.resumable(key) and flat_saved.get(key, object()) != value:
+        before = flat_saved.get(key, _ABSENT)
+        if before is _ABSENT and not cfg.resumable(key):
+            # Left out of the checkpoint: an option at its default (or added since).
+            as_saved = as_saved or configure(saved, {})
+            before = _dotted(as_saved, key)
+        if not cfg.resumable(key) and before != value:
             raise cfg.ConfigError(
                 f"option {key}: cannot change when resuming (the run used "
-                f"{flat_saved.get(key)!r}); start a new run instead"
+                f"{None if before is _ABSENT else before!r}); start a new run instead"
             )
         if key == "max_steps" and value is not None and value < step:
             raise cfg.ConfigError(
