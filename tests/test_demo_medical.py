@@ -83,6 +83,17 @@ def test_demo_medical_runs_end_to_end(tmp_path: Path, run_cli) -> None:
     # the identity's MAE is what the phantoms' enhancement and noise make it, in HU
     assert 10 < before["mae_a2b"] < 40
     assert f"{before['mae_a2b']:.2f}" in lines[header + 1]
+    # MAE inside each organ: the identity's is the enhancement (contrast - plain HU, clipped
+    # to the window) plus the noise
+    organs = results["structure_mae_before"]
+    assert set(organs) == {"liver", "spleen", "kidney", "aorta", "bone", "rest"}
+    assert organs["bone"] == 0  # 700 HU in both phases: the window's edge in both
+    for organ in ("liver", "spleen", "kidney"):
+        enhancement = CONTRAST_HU[organ] - PLAIN_HU[organ]
+        assert abs(organs[organ] - enhancement) < 8, organ
+    assert set(results["structure_mae_after"]) == set(organs)
+    table = lines.index(next(line for line in lines if line.startswith("MAE (HU) inside")))
+    assert lines[table + 1].startswith("identity (before)")
     info = json.loads((run / "model" / "config.json").read_text())
     assert info["windows"] == {"a": [-160.0, 240.0], "b": [-160.0, 240.0]}
     # a second run reuses the phantoms and takes a new run folder

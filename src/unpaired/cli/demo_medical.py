@@ -6,11 +6,17 @@
    non-contrast twins, ``labelled/masks/`` nonzero inside the body). Files already there are
    kept (the same command reuses them); nothing is downloaded.
 2. Scores the identity on the paired set: MAE, PSNR and SSIM in HU inside the body, both sides
-   through the soft-tissue window (:func:`unpaired.evaluation.evaluate_paired`).
+   through the soft-tissue window (:func:`unpaired.evaluation.evaluate_paired`), and the MAE
+   inside each organ (:func:`structure_mae`).
 3. Trains CycleGAN contrast -> plain for ``--steps`` steps with a small model (a few minutes
    on 2 CPU cores at the defaults) into ``OUTPUT/runs/contrast2plain[-N]``.
-4. Scores the trained model the same way, prints both rows and writes them to
+4. Scores the trained model the same way, prints both and writes them to
    ``<run>/demo_medical.json``.
+
+The training settings are the ones that made the paired scores improve within a few hundred
+steps on these phantoms: many bodies per domain (16; with 6, the discriminators learn the
+bodies' outlines and the generator bends the body to them), slices at their own size (no
+resize before the crop) and a strong identity term (``lambda_identity`` 3).
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ DEMO_WINDOW = "soft_tissue"
 
 DEMO_SLICES = 16
 """Slices per phantom volume."""
+
+DEMO_VOLUMES = 16
+"""Training volumes per domain (different bodies in each)."""
+
+DEMO_PAIRED = 3
+"""Volumes of the paired set (other bodies, both phases, with masks)."""
 
 RUN_BASE = "contrast2plain"
 RESULTS_NAME = "demo_medical.json"
@@ -81,8 +93,8 @@ def write_demo_data(
     root: str | Path,
     size: int = 64,
     slices: int = DEMO_SLICES,
-    volumes: int = 6,
-    paired: int = 3,
+    volumes: int = DEMO_VOLUMES,
+    paired: int = DEMO_PAIRED,
     seed: int = 0,
 ) -> DemoData:
     """Write the demo's phantoms under ``root`` (gzipped NIfTI, int16 HU with scaling,
@@ -150,48 +162,98 @@ def _free_name(runs: Path) -> str:
 
 
 def _train_argv(data: DemoData, runs: Path, name: str, args: argparse.Namespace) -> list[str]:
-    """The ``unpaired train`` command of the demo: a small ResNet CycleGAN (ngf 16, ndf 32)
-    whose learning rate decays to zero over the last half of ``--steps``."""
+    """The ``unpaired train`` command of the demo: a small ResNet CycleGAN (ngf 16, ndf 32),
+    slices at their own size (flipped, not resized), identity term weighted 3."""
     per_epoch = len(list(data.train_a.glob("*.nii.gz"))) * DEMO_SLICES
     epochs = max(2, math.ceil(args.steps / max(per_epoch, 1)))
     argv = ["train", "--a", str(data.train_a), "--b", str(data.train_b)]
     argv += ["--runs-dir", str(runs), "--name", name, "--max-steps", str(args.steps)]
     argv += ["--epochs", str(epochs // 2), "--epochs-decay", str(epochs - epochs // 2)]
     argv += ["--channels-a", "1", "--channels-b", "1", "--image-size", str(args.size)]
-    argv += ["--load-size", str(args.size + args.size // 8)]
+    argv += ["--load-size", str(args.size)]
     argv += ["--window-a", DEMO_WINDOW, "--window-b", DEMO_WINDOW]
     argv += ["--device", args.device, "--progress", args.progress, "--num-workers", "0"]
     argv += ["--log-every", str(max(1, min(50, args.steps))), "--sample-every", str(args.steps)]
-    for option in ("generator=resnet_6blocks", "ngf=16", "ndf=32"):
+    for option in ("generator=resnet_6blocks", "ngf=16", "ndf=32", "lambda_identity=3"):
         argv += ["--set", f"cyclegan.{option}"]
     return argv
 
 
 ROWS = (("mae", "MAE (HU)", "{:.2f}"), ("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"))
+_WIDTH = 9  # of each score column
 
 
 def _row(label: str, scores: dict[str, float]) -> str:
-    cells = [fmt.format(scores[f"{key}_a2b"]).rjust(len(title)) for key, title, fmt in ROWS]
+    cells = [fmt.format(scores[f"{key}_a2b"]).rjust(_WIDTH) for key, _, fmt in ROWS]
     consistency = scores.get("slice_consistency_a2b")
     cells.append(("-" if consistency is None else f"{consistency:+.2f}").rjust(22))
     return f"{label:<22}" + "  ".join(cells)
 
 
 def _table(rows: list[tuple[str, dict[str, float]]]) -> str:
-    header = f"{'':<22}" + "  ".join(title for _, title, _ in ROWS)
+    header = f"{'':<22}" + "  ".join(title.rjust(_WIDTH) for _, title, _ in ROWS)
     header += "  " + "slice consistency (HU)"
     return "\n".join([header, *(_row(label, scores) for label, scores in rows)])
+
+
+def structure_mae(translator: Any, data: DemoData, window: tuple[float, float]) -> dict[str, float]:
+    """MAE in HU inside each labelled structure of the paired set (all voxels of all its
+    volumes pooled), scored as :func:`~unpaired.evaluation.evaluate_paired` scores: the target
+    clipped to the output ``window``; ``translator`` None: the identity, the source seen
+    through ``window``. Keys: the organs of :data:`~unpaired.medical.phantoms.LABELS` and
+    ``"rest"`` (the body's fat and muscle)."""
+    import numpy as np
+
+    from ..medical.phantoms import LABELS
+    from ..medical.volume import read_medical, resolve_axis
+    from ..translate.volumes import translate_volume
+
+    lo, hi = window
+    names = {label: name for name, label in LABELS.items() if label > 1}
+    names[LABELS["body"]] = "rest"
+    sums = {name: [0.0, 0] for name in names.values()}
+    for source in sorted(data.source.glob("*.nii.gz")):
+        image = read_medical(source)
+        if translator is None:
+            out = np.clip(image.values, lo, hi)
+        else:
+            axis = resolve_axis(translator.config.get("axis", "axial"), image.probe)
+            out = translate_volume(translator, image, axis)
+        error = np.abs(out - np.clip(read_medical(data.target / source.name).values, lo, hi))
+        labels = read_medical(data.masks / source.name).values
+        for label, name in names.items():
+            inside = labels == label
+            sums[name][0] += float(error[inside].sum())
+            sums[name][1] += int(inside.sum())
+    return {name: total / count for name, (total, count) in sums.items() if count}
+
+
+def _structure_table(rows: list[tuple[str, dict[str, float]]]) -> str:
+    names = list(rows[0][1])
+    header = f"{'MAE (HU) inside':<22}" + "  ".join(f"{n:>7}" for n in names)
+    lines = [header]
+    for label, values in rows:
+        lines.append(f"{label:<22}" + "  ".join(f"{values[n]:7.1f}" for n in names))
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_paired
     from ..fs import atomic_write
+    from ..intensity import parse_window
+    from ..translate.translator import Translator, resolve_device
     from . import build_parser
 
     if args.steps < 1:
         raise DemoError(f"--steps {args.steps}: must be at least 1")
     if args.size < 32 or args.size % 4:
         raise DemoError(f"--size {args.size}: must be a multiple of 4, at least 32")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise DemoError(f"--device {exc}") from None
+    window = parse_window(DEMO_WINDOW)
+    assert window is not None
     output = Path(args.output)
     data = write_demo_data(output / "ct", size=args.size)
     print(
@@ -201,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
     )
     common = {"mask_dir": data.masks, "device": args.device, "save": False}
     before = evaluate_paired(None, data.source, data.target, window=DEMO_WINDOW, **common)
+    organs_before = structure_mae(None, data, window)
     runs = output / "runs"
     name = _free_name(runs)
     train_args = build_parser().parse_args(_train_argv(data, runs, name, args))
@@ -209,6 +272,7 @@ def run(args: argparse.Namespace) -> int:
         return code
     run_dir = runs / name
     after = evaluate_paired(run_dir, data.source, data.target, **common)
+    organs_after = structure_mae(Translator.load(run_dir, device), data, window)
     rows = [("identity (before)", before.scores), (f"trained, {args.steps} steps", after.scores)]
     info = after.info
     lo, hi = info["windows"]["output"]
@@ -218,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
         f"over a data range of {info['data_range']:g} HU"
     )
     print(_table(rows))
+    print()
+    print(_structure_table([(rows[0][0], organs_before), (rows[1][0], organs_after)]))
     results: dict[str, Any] = {
         "steps": args.steps,
         "size": args.size,
@@ -225,6 +291,8 @@ def run(args: argparse.Namespace) -> int:
         "paired": {"source": str(data.source), "target": str(data.target), "mask": str(data.masks)},
         "before": before.scores,
         "after": after.scores,
+        "structure_mae_before": organs_before,
+        "structure_mae_after": organs_after,
         "evaluation": {k: v for k, v in info.items() if k != "items"},
     }
     path = run_dir / RESULTS_NAME

@@ -9,6 +9,7 @@ when a DICOM or NIfTI file is actually read or written):
 * :mod:`.dicom`, :mod:`.nifti`, :mod:`.arrays`: format readers and writers;
 * :mod:`.volume`: one interface over them (probe, read whole or by slice, write back);
 * :mod:`.slices`: a folder of inputs as an index of 2-D slices (training, evaluation);
+* :mod:`.resample`: volumes resampled to a common voxel spacing and back (``--spacing``);
 * :mod:`.reader`: the folder reader that lets :mod:`unpaired.data` read those slices
   (registered on import of this package);
 * :mod:`.phantoms`: CT-like phantoms made in code (tests, demo data).
