@@ -7,8 +7,9 @@ stores only the networks those directions need (``Recipe.direction_nets``), and 
 another direction is a one-line :class:`~unpaired.recipes.DirectionError`. ``config.json``'s
 ``"model"`` names the family (the default family when absent, as in the first release); its recipe
 says which networks the folder stores (``Recipe.folder_nets``, safetensors keys
-``<net>.<param>``), which keys rebuild them (``Recipe.architecture``) and how
-(``Recipe.build_generators``).
+``<net>.<param>``), which keys rebuild them (``Recipe.architecture``; those of
+``Recipe.optional_architecture`` may be absent and then mean their default, e.g. CycleGAN's
+``"upsample"``) and how (``Recipe.build_generators``).
 
 Integrity: ``config.json``'s ``"weights_sha256"`` is the SHA-256 of ``model.safetensors`` as
 written; loading checks it (a flipped byte, a tensor edited in place: a one-line
@@ -65,6 +66,7 @@ COMMON_KEYS = frozenset(
         "source",
         CONTEXT_KEY,
         "spacing",  # unpaired.medical.resample.SPACING_KEY
+        "weights",  # "ema": the generators' moving average (train --ema), not the raw weights
     }
 )
 #: config.json key listing the directions a folder holds (absent: all of its family's).
@@ -175,7 +177,8 @@ def _check_origin(config: dict[str, Any], config_path: Path, recipe: Recipe) -> 
             "settings it added are not known here and are ignored (upgrade to use them)",
             stacklevel=3,
         )
-    unknown = sorted(set(config) - COMMON_KEYS - set(recipe.architecture))
+    known = COMMON_KEYS | set(recipe.architecture) | set(recipe.optional_architecture)
+    unknown = sorted(set(config) - known)
     if unknown:
         warnings.warn(
             f"{config_path}: unknown key(s) {', '.join(unknown)} ignored (written by a newer "

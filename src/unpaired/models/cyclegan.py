@@ -67,10 +67,15 @@ def build_cyclegan(
     init_type: str = "normal",
     init_gain: float = 0.02,
     with_discriminators: bool = True,
+    upsample: str = "transposed",
 ) -> CycleGAN:
-    """Build and initialise the four networks (global torch RNG; seed it first)."""
-    g_ab = build_generator(generator, channels_a, channels_b, ngf, norm, use_dropout)
-    g_ba = build_generator(generator, channels_b, channels_a, ngf, norm, use_dropout)
+    """Build and initialise the four networks (global torch RNG; seed it first).
+
+    ``upsample`` is how the ResNet generators upsample
+    (:data:`~unpaired.models.generators.UPSAMPLE_MODES`; ``transposed``: the official network).
+    """
+    g_ab = build_generator(generator, channels_a, channels_b, ngf, norm, use_dropout, upsample)
+    g_ba = build_generator(generator, channels_b, channels_a, ngf, norm, use_dropout, upsample)
     d_a = d_b = None
     if with_discriminators:
         d_a = build_discriminator(discriminator, channels_a, ndf, n_layers_d, norm)

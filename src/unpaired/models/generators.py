@@ -7,6 +7,8 @@ state-dict keys). Inputs are images ``(N, C_in, H, W)`` in ``[-1, 1]``; outputs 
 
 * :class:`ResnetGenerator`: c7s1-ngf, two stride-2 downsamplings, ``n_blocks`` residual blocks,
   two stride-2 upsamplings, c7s1-C_out (Johnson et al. 2016). ``H`` and ``W`` multiples of 4.
+  Its upsamplings are the official transposed convolutions by default; ``upsample`` swaps them
+  for a resize then a convolution (:data:`UPSAMPLE_MODES`), which avoids checkerboard artifacts.
 * :class:`UnetGenerator`: the pix2pix U-Net with skip connections (Isola et al. 2017); ``H`` and
   ``W`` multiples of ``2**num_downs``.
 """
@@ -18,10 +20,54 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from unpaired.models.cut import BlurUpsample
 from unpaired.models.layers import ResnetBlock, norm_layer, uses_bias
 from unpaired.registry import Registry
 
-GeneratorFactory = Callable[[int, int, int, str, bool], nn.Module]
+GeneratorFactory = Callable[..., nn.Module]
+
+#: How :class:`ResnetGenerator` doubles the resolution (twice, halving the channels each time):
+#: ``transposed``: the official ConvTranspose3x3 stride 2 (output_padding 1);
+#: ``resize_conv``: nearest-neighbour 2x upsampling, reflect-pad 1, Conv3x3 (Odena, Dumoulin,
+#: Olah 2016, "Deconvolution and Checkerboard Artifacts");
+#: ``antialiased``: CUT's fixed [1, 3, 3, 1] binomial upsampling (:class:`BlurUpsample`, a
+#: buffer, not trained), reflect-pad 1, Conv3x3.
+#: A 3x3 convolution and a 3x3 transposed convolution both hold ``in * out * 9`` weights and
+#: ``out`` biases, so every mode has the same parameter count (11,378,179 for
+#: ``resnet_9blocks``, ngf 64, 3 -> 3 channels).
+UPSAMPLE_MODES = ("transposed", "resize_conv", "antialiased")
+#: The generators that take an ``upsample`` other than ``transposed`` (the U-Net's 4x4
+#: transposed convolutions have no same-size resize-then-convolve counterpart).
+RESAMPLABLE_GENERATORS = ("resnet_9blocks", "resnet_6blocks")
+
+
+def upsample_layers(mode: str, in_channels: int, out_channels: int, bias: bool) -> list[nn.Module]:
+    """One 2x upsampling ``(N, in, H, W)`` -> ``(N, out, 2H, 2W)`` of kind ``mode``
+    (:data:`UPSAMPLE_MODES`); an unknown mode is a ``ValueError``."""
+    if mode == "transposed":
+        return [
+            nn.ConvTranspose2d(
+                in_channels,
+                out_channels,
+                kernel_size=3,
+                stride=2,
+                padding=1,
+                output_padding=1,
+                bias=bias,
+            )
+        ]
+    if mode == "resize_conv":
+        resize: nn.Module = nn.Upsample(scale_factor=2, mode="nearest")
+    elif mode == "antialiased":
+        resize = BlurUpsample(in_channels)
+    else:
+        raise ValueError(f"unknown upsample {mode!r}; choose one of: {', '.join(UPSAMPLE_MODES)}")
+    return [
+        resize,
+        nn.ReflectionPad2d(1),
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=0, bias=bias),
+    ]
+
 
 #: name -> ``(in_channels, out_channels, ngf, norm, use_dropout) -> nn.Module``.
 GENERATORS: Registry[GeneratorFactory] = Registry("generator")
@@ -42,7 +88,8 @@ class ResnetGenerator(nn.Module):
     ReflectionPad(3) + Conv7x7(C_in -> ngf) + norm + ReLU;
     2x [Conv3x3 stride 2 (channels x2) + norm + ReLU];
     ``n_blocks`` x :class:`ResnetBlock` at ``4 * ngf`` channels and ``H/4 x W/4``;
-    2x [ConvTranspose3x3 stride 2, output_padding 1 (channels /2) + norm + ReLU];
+    2x [ConvTranspose3x3 stride 2, output_padding 1 (channels /2) + norm + ReLU] (or the
+    ``upsample`` mode's resize + Conv3x3, see :data:`UPSAMPLE_MODES`);
     ReflectionPad(3) + Conv7x7(ngf -> C_out) + Tanh.
     With ``ngf=64``, 3 -> 3 channels and instance norm it has 11,378,179 parameters for
     ``n_blocks=9`` and 7,837,699 for ``n_blocks=6``. ``H`` and ``W`` must be multiples of 4.
@@ -57,6 +104,7 @@ class ResnetGenerator(nn.Module):
         use_dropout: bool = False,
         n_blocks: int = 9,
         padding_type: str = "reflect",
+        upsample: str = "transposed",
     ) -> None:
         super().__init__()
         if n_blocks < 0:
@@ -87,15 +135,7 @@ class ResnetGenerator(nn.Module):
         for i in range(n_downsampling):
             mult = 2 ** (n_downsampling - i)
             layers += [
-                nn.ConvTranspose2d(
-                    ngf * mult,
-                    ngf * mult // 2,
-                    kernel_size=3,
-                    stride=2,
-                    padding=1,
-                    output_padding=1,
-                    bias=bias,
-                ),
+                *upsample_layers(upsample, ngf * mult, ngf * mult // 2, bias),
                 make_norm(ngf * mult // 2),
                 nn.ReLU(True),
             ]
@@ -224,18 +264,32 @@ class UnetGenerator(nn.Module):
 
 @GENERATORS.register("resnet_9blocks")
 def resnet_9blocks(
-    in_channels: int, out_channels: int, ngf: int, norm: str, use_dropout: bool
+    in_channels: int,
+    out_channels: int,
+    ngf: int,
+    norm: str,
+    use_dropout: bool,
+    upsample: str = "transposed",
 ) -> nn.Module:
     """The CycleGAN default for 256x256 images: :class:`ResnetGenerator` with 9 blocks."""
-    return ResnetGenerator(in_channels, out_channels, ngf, norm, use_dropout, n_blocks=9)
+    return ResnetGenerator(
+        in_channels, out_channels, ngf, norm, use_dropout, n_blocks=9, upsample=upsample
+    )
 
 
 @GENERATORS.register("resnet_6blocks")
 def resnet_6blocks(
-    in_channels: int, out_channels: int, ngf: int, norm: str, use_dropout: bool
+    in_channels: int,
+    out_channels: int,
+    ngf: int,
+    norm: str,
+    use_dropout: bool,
+    upsample: str = "transposed",
 ) -> nn.Module:
     """The CycleGAN choice for 128x128 images: :class:`ResnetGenerator` with 6 blocks."""
-    return ResnetGenerator(in_channels, out_channels, ngf, norm, use_dropout, n_blocks=6)
+    return ResnetGenerator(
+        in_channels, out_channels, ngf, norm, use_dropout, n_blocks=6, upsample=upsample
+    )
 
 
 @GENERATORS.register("unet_128")
@@ -261,9 +315,19 @@ def build_generator(
     ngf: int = 64,
     norm: str = "instance",
     use_dropout: bool = False,
+    upsample: str = "transposed",
 ) -> nn.Module:
     """Build the generator registered as ``name`` (see :data:`GENERATORS`).
 
-    Unknown ``name`` raises ``KeyError`` listing the choices; unknown ``norm`` a ``ValueError``.
+    Unknown ``name`` raises ``KeyError`` listing the choices; unknown ``norm``, or an
+    ``upsample`` other than ``transposed`` for a generator outside
+    :data:`RESAMPLABLE_GENERATORS`, a ``ValueError``.
     """
-    return GENERATORS.get(name)(in_channels, out_channels, ngf, norm, use_dropout)
+    factory = GENERATORS.get(name)
+    if upsample == "transposed":  # the official networks: built exactly as always
+        return factory(in_channels, out_channels, ngf, norm, use_dropout)
+    if name not in RESAMPLABLE_GENERATORS:
+        raise ValueError(
+            f"upsample {upsample!r}: generator {name} has transposed convolutions only"
+        )
+    return factory(in_channels, out_channels, ngf, norm, use_dropout, upsample=upsample)

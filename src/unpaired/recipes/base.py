@@ -154,6 +154,11 @@ class Recipe:
         architecture: ``model/config.json`` keys (besides channels) that rebuild the
             generators, read from the config by ``model_info``.
         model_info: (config) -> the architecture part of ``model/config.json``.
+        optional_architecture: ``config.json`` keys that rebuild the generators but may be
+            absent (options added after the first release), each with the value an absent key
+            means; ``model_info`` writes them only when they differ from it, so folders of runs
+            that do not use them stay as they were, and ``build_generators`` reads them with
+            that default.
         folder_nets: the networks a model folder stores (safetensors ``<net>.<param>``).
         build_generators: (``config.json`` mapping) -> the bundle without discriminators.
         translation: (generators bundle, ``config.json`` mapping) -> :class:`Translation`.
@@ -196,6 +201,7 @@ class Recipe:
     directions: tuple[str, ...] = ("a2b", "b2a")
     defaults: Mapping[str, Any] = field(default_factory=dict)
     direction_nets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    optional_architecture: Mapping[str, Any] = field(default_factory=dict)
 
     def nets_for(self, directions: tuple[str, ...]) -> tuple[str, ...]:
         """The ``folder_nets`` a folder holding ``directions`` stores, in ``folder_nets``

@@ -30,6 +30,9 @@ __all__ = ["RECIPE", "CycleGANConfig", "cyclegan_step", "translate_samples"]
 
 #: What ``model/config.json`` records (besides channels) to rebuild the generators.
 ARCHITECTURE = ("generator", "ngf", "norm", "use_dropout")
+#: Architecture keys added later, with what their absence means (folders without them are the
+#: official network).
+OPTIONAL_ARCHITECTURE = {"upsample": "transposed"}
 
 
 def _build(config: TrainConfig) -> nn.Module:
@@ -46,6 +49,7 @@ def _build(config: TrainConfig) -> nn.Module:
         cg.use_dropout,
         cg.init_type,
         cg.init_gain,
+        upsample=cg.upsample,
     )
 
 
@@ -111,7 +115,12 @@ def _write_samples(path: Path, model: CycleGAN, images_a: Any, images_b: Any, se
 
 def _model_info(config: TrainConfig) -> dict[str, Any]:
     cg = config.cyclegan
-    return {key: getattr(cg, key) for key in ARCHITECTURE}
+    info = {key: getattr(cg, key) for key in ARCHITECTURE}
+    # written only when not the default: folders of official-network runs stay as they were
+    info.update(
+        {k: getattr(cg, k) for k, v in OPTIONAL_ARCHITECTURE.items() if getattr(cg, k) != v}
+    )
+    return info
 
 
 def _build_generators(info: Mapping[str, Any]) -> CycleGAN:
@@ -123,6 +132,7 @@ def _build_generators(info: Mapping[str, Any]) -> CycleGAN:
         norm=info["norm"],
         use_dropout=info["use_dropout"],
         with_discriminators=False,
+        upsample=info.get("upsample", OPTIONAL_ARCHITECTURE["upsample"]),
     )
 
 
@@ -169,4 +179,5 @@ RECIPE = Recipe(
     report_rows=report_rows,
     demo={"generator": "resnet_6blocks", "ngf": 24, "ndf": 32},
     direction_nets={"a2b": ("g_ab",), "b2a": ("g_ba",)},
+    optional_architecture=OPTIONAL_ARCHITECTURE,
 )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ...config import ConfigError, TrainConfig, check_choice
+from ...config import OMIT_AT_DEFAULT, ConfigError, TrainConfig, check_choice
 from ...losses import GAN_MODES
 from ...models.discriminators import DISCRIMINATORS
-from ...models.generators import GENERATORS
+from ...models.generators import GENERATORS, RESAMPLABLE_GENERATORS, UPSAMPLE_MODES
 from ...models.layers import INIT_FUNCTIONS, NORM_LAYERS
 from ..schedules import SCHEDULES
 
@@ -22,6 +22,9 @@ class CycleGANConfig:
 
     ``lambda_a`` / ``lambda_b`` weight the cycle terms ||F(G(x)) - x||_1 and ||G(F(y)) - y||_1;
     the identity term is weighted ``lambda_identity * lambda`` (0 turns it off).
+    ``upsample`` is how the ResNet generators upsample: ``transposed`` (official),
+    ``resize_conv`` or ``antialiased`` (no checkerboard artifacts; see
+    :data:`~unpaired.models.generators.UPSAMPLE_MODES`).
     """
 
     generator: str = "resnet_9blocks"
@@ -39,6 +42,8 @@ class CycleGANConfig:
     lambda_identity: float = 0.5
     lambda_gp: float = 10.0
     pool_size: int = 50
+    # Added later: left out of config.yaml and checkpoints at its default.
+    upsample: str = field(default="transposed", metadata={OMIT_AT_DEFAULT: True})
 
 
 def check_config(config: TrainConfig) -> None:
@@ -49,6 +54,13 @@ def check_config(config: TrainConfig) -> None:
     check_choice("cyclegan.norm", cg.norm, sorted(NORM_LAYERS))
     check_choice("cyclegan.init_type", cg.init_type, sorted(INIT_FUNCTIONS))
     check_choice("cyclegan.gan_mode", cg.gan_mode, GAN_MODES.names())
+    check_choice("cyclegan.upsample", cg.upsample, UPSAMPLE_MODES)
+    if cg.upsample != "transposed" and cg.generator not in RESAMPLABLE_GENERATORS:
+        raise ConfigError(
+            f"option cyclegan.upsample: {cg.upsample} needs a ResNet generator "
+            f"({', '.join(RESAMPLABLE_GENERATORS)}); {cg.generator} has transposed "
+            "convolutions only"
+        )
     check_choice("optim.lr_policy", config.optim.lr_policy, SCHEDULES.names())
     if cg.lambda_identity > 0 and data.channels_a != data.channels_b:
         raise ConfigError(
@@ -69,6 +81,11 @@ def check_distributed(config: TrainConfig) -> None:
         )
 
 
+def _upsample_words(mode: Any) -> str:
+    """``", resize_conv upsampling"``; nothing for the official (or unrecorded) mode."""
+    return f", {mode} upsampling" if mode not in (None, "transposed") else ""
+
+
 def report_rows(g: Callable[[str], Any]) -> list[tuple[str, str]]:
     """The report summary's Model, Losses and Schedule rows (``g`` reads a dotted key)."""
     return [
@@ -76,7 +93,7 @@ def report_rows(g: Callable[[str], Any]) -> list[tuple[str, str]]:
             "Model",
             f"cyclegan: {g('cyclegan.generator')} (ngf {g('cyclegan.ngf')}), "
             f"{g('cyclegan.discriminator')} D (ndf {g('cyclegan.ndf')}), {g('cyclegan.norm')} "
-            f"norm, {g('cyclegan.gan_mode')}",
+            f"norm, {g('cyclegan.gan_mode')}" + _upsample_words(g("cyclegan.upsample")),
         ),
         (
             "Losses",
