@@ -130,6 +130,9 @@ class TrainConfig:
     val_target: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
     val_mask: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
     keep_best_by: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
+    # Generator EMA (unpaired.training.ema): samples, evaluation, model_best/ and model/ use an
+    # exponential moving average of the generators' weights with this decay (None: off).
+    ema: float | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
     # Extra loggers next to metrics.jsonl (extras: tensorboard, wandb).
     tensorboard: bool = False
     wandb: bool = False
@@ -445,6 +448,8 @@ def validate(config: TrainConfig) -> None:
     positive("max_steps", config.max_steps, allow_none=True)
     positive("eval_every", config.eval_every, allow_none=True)
     positive("eval_images", config.eval_images, allow_none=True)
+    if config.ema is not None and not 0 < config.ema < 1:
+        raise ConfigError(f"option ema: the decay must be between 0 and 1, got {config.ema}")
     if config.keep_best and config.eval_every is None:
         raise ConfigError("option keep_best: needs eval_every (the best model is picked by FID)")
     _check_paired_validation(config)

@@ -41,6 +41,7 @@ FLAG_KEYS = {
     "eval_every": "eval_every",
     "keep_best": "keep_best",
     "keep_best_by": "keep_best_by",
+    "ema": "ema",
     "tensorboard": "tensorboard",
     "wandb": "wandb",
 }
@@ -172,6 +173,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=("fid", "mae", "psnr", "ssim"),
         help="what picks model_best/: fid (default) or a --val-paired score (then FID/KID are "
         "not computed)",
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="keep an exponential moving average of the generators' weights (e.g. 0.999, with "
+        "a warm-up) and use it for samples, evaluation, model_best/ and model/ (default: off)",
     )
     p.add_argument(
         "--tensorboard",

@@ -147,4 +147,7 @@ def model_info(config: cfg.TrainConfig) -> dict[str, Any]:
     from ..recipes import RECIPES
 
     recipe = RECIPES.get(config.model)
-    return {"model": recipe.name, **recipe.model_info(config), **data_info(config)}
+    info = {"model": recipe.name, **recipe.model_info(config), **data_info(config)}
+    if config.ema is not None:  # the folder holds the generators' moving average
+        info["weights"] = "ema"
+    return info

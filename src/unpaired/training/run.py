@@ -6,6 +6,7 @@ ever being saved, and what a checkpoint holds. :mod:`.loop` drives it (``train``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import shutil
@@ -31,6 +32,7 @@ from ..report import write_report
 from . import distributed
 from .assemble import build_data, model_info, network_config, resolve_device
 from .checkpoint import rng_state, save_checkpoint, set_rng_state
+from .ema import GeneratorEMA
 from .tracking import (
     JsonlLogger,
     Progress,
@@ -152,6 +154,10 @@ class Run:
         self.epoch_steps = 0
         self.interval_start = time.perf_counter()
         self.evaluator = None  # a TrainingEvaluator with eval_every (see build_evaluator)
+        # --ema: the moving average of the folder's networks (the generators), see .ema
+        self.ema = (
+            None if config.ema is None else GeneratorEMA(self.model, spec.folder_nets, config.ema)
+        )
 
     # --- checkpoints ------------------------------------------------------------------------
     def rank_state(self) -> dict[str, Any]:
@@ -234,6 +240,7 @@ class Run:
             "optimizers": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
             "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
             "scalers": {k: s.state_dict() for k, s in vars(self.context.scalers).items() if s},
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             **ranks[0],
             "data": self.data_fingerprint,
             "base_lrs": self.base_lrs,
@@ -244,6 +251,8 @@ class Run:
     def restore(self, state: dict[str, Any]) -> None:
         for name, sd in state["models"].items():
             getattr(self.model, name).load_state_dict(sd)
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
         self.opt_g.load_state_dict(state["optimizers"]["g"])
         self.opt_d.load_state_dict(state["optimizers"]["d"])
         self.sched_g.load_state_dict(state["schedulers"]["g"])
@@ -342,7 +351,8 @@ class Run:
             copy = ckpt_dir / f"epoch_{self.pos.epoch:04d}.pt"
             atomic_write(copy, lambda tmp: shutil.copyfile(ckpt_dir / "latest.pt", tmp))
         info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
-        save_pretrained(self.run_dir / "model", self.model, info)
+        with self.shown_weights():
+            save_pretrained(self.run_dir / "model", self.model, info)
         self.saved_step = self.pos.step
 
     def evaluate(self, logger: JsonlLogger, progress: Progress) -> None:
@@ -351,13 +361,21 @@ class Run:
 
         self.check_finite(collective=False)  # the evaluator runs on rank 0 alone
         info = model_info(self.config) | {"step": self.pos.step, "epoch": self.pos.epoch}
-        record = self.evaluator(self.model, self.pos.step, info)
+        with self.shown_weights():  # model_best/ too
+            record = self.evaluator(self.model, self.pos.step, info)
         logger.log(record)
         progress.write(format_record(record))
 
+    def shown_weights(self) -> contextlib.AbstractContextManager:
+        """Inside the block ``self.model`` holds the weights the run shows (samples,
+        evaluation, model folders): the generators' moving average with ``--ema``, else its
+        own."""
+        return self.ema.swapped() if self.ema is not None else contextlib.nullcontext()
+
     def write_samples(self) -> Path:
         path = self.run_dir / "samples" / f"step_{self.pos.step:06d}.png"
-        with centre_slices(self.config.data.context_slices):  # 2.5D: show the centre slice
+        with centre_slices(self.config.data.context_slices), self.shown_weights():
+            # 2.5D: the grid shows the centre slice; --ema: the averaged generators
             return self.spec.write_samples(
                 path, self.model, self.sample_a, self.sample_b, self.config.seed
             )
@@ -462,6 +480,8 @@ class Run:
                     self.sched_g.step()
                     self.sched_d.step()
                 self.pos.step += 1
+                if self.ema is not None:
+                    self.ema.update(self.pos.step)
                 self.pos.batch += 1
                 self.accumulate(out)
                 if self.pos.step % c.log_every == 0:
