@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -105,6 +106,9 @@ class TrainConfig:
     epochs: int = 100
     epochs_decay: int = 100
     max_steps: int | None = None
+    # --time-budget (unpaired.training.budget): a duration (45m, 2h, 1h30m, 90s or seconds);
+    # the run measures its speed and plans its own length and LR decay to end within it.
+    time_budget: str | float | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
     num_workers: int | None = None  # None: 0 on CPU (decoding is cheap next to a step), 4 on GPU
     log_every: int = 100
     sample_every: int = 500
@@ -440,12 +444,47 @@ def _check_paired_validation(config: TrainConfig) -> None:
             )
 
 
+#: The shortest --time-budget: below it the warm-up and measurement take most of the run.
+MIN_TIME_BUDGET_S = 60.0
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def budget_seconds(value: str | float) -> float:
+    """Seconds of a time budget: ``45m``, ``2h``, ``90s``, ``1h30m`` or a number of seconds."""
+    text = str(value).strip().lower()
+    seconds: float | None = None
+    try:
+        seconds = float(text)
+    except ValueError:
+        match = _DURATION.fullmatch(text)
+        if text and match is not None:
+            h, m, s = (float(g) if g else 0.0 for g in match.groups())
+            seconds = h * 3600 + m * 60 + s
+    if seconds is None or not math.isfinite(seconds):
+        raise ConfigError(
+            f"option time_budget: expected a duration like 45m, 2h, 1h30m or 90s, got {value!r}"
+        )
+    if seconds < MIN_TIME_BUDGET_S:
+        raise ConfigError(
+            f"option time_budget: {value} is shorter than the warm-up and speed measurement "
+            f"need (give at least {MIN_TIME_BUDGET_S:g}s)"
+        )
+    return seconds
+
+
 def validate(config: TrainConfig) -> None:
     """Cross-field checks that dataclass types cannot express; raises :class:`ConfigError`."""
     data = config.data
     for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "latest_every"):
         positive(name, getattr(config, name))
     positive("max_steps", config.max_steps, allow_none=True)
+    if config.time_budget is not None:
+        budget_seconds(config.time_budget)  # a ConfigError naming the option
+        if config.max_steps is not None:
+            raise ConfigError(
+                "options time_budget and max_steps: give one (the budget plans the steps)"
+            )
     positive("eval_every", config.eval_every, allow_none=True)
     positive("eval_images", config.eval_images, allow_none=True)
     if config.ema is not None and not 0 < config.ema < 1:

@@ -31,6 +31,7 @@ FLAG_KEYS = {
     "epochs": "epochs",
     "epochs_decay": "epochs_decay",
     "max_steps": "max_steps",
+    "time_budget": "time_budget",
     "seed": "seed",
     "device": "device",
     "num_workers": "num_workers",
@@ -131,6 +132,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="epochs at the initial learning rate")
     p.add_argument("--epochs-decay", type=int, help="epochs of linear decay to zero")
     p.add_argument("--max-steps", type=int, help="stop after this many steps in total")
+    p.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        help="train for about this long (45m, 2h, 1h30m, 90s): the run measures its speed, "
+        "plans its steps and decays the LR to zero within the budget (instead of the epochs)",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--num-workers", type=int, help="data loading processes")

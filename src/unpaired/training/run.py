@@ -29,6 +29,7 @@ from ..recipes.samples import centre_slices
 from ..recipes.schedules import step_scheduler
 from ..recipes.steps import GradScalers, StepOptions
 from ..report import write_report
+from . import budget as budgets
 from . import distributed
 from .assemble import build_data, model_info, network_config, resolve_device
 from .checkpoint import rng_state, save_checkpoint, set_rng_state
@@ -154,6 +155,12 @@ class Run:
         self.epoch_steps = 0
         self.interval_start = time.perf_counter()
         self.evaluator = None  # a TrainingEvaluator with eval_every (see build_evaluator)
+        # --time-budget: measures the speed, then plans the run's length (see .budget)
+        self.budget = (
+            None
+            if config.time_budget is None
+            else budgets.Budget(cfg.budget_seconds(config.time_budget))
+        )
         # --ema: the moving average of the folder's networks (the generators), see .ema
         self.ema = (
             None if config.ema is None else GeneratorEMA(self.model, spec.folder_nets, config.ema)
@@ -171,6 +178,8 @@ class Run:
             },
             "epoch_loss": {"sum": self.epoch_loss.cpu(), "steps": self.epoch_steps},
             "weights_sha256": weights_digest(self.model) if self.dist.enabled else None,
+            # --ema under torchrun: the averages must agree too (they follow the same weights)
+            **({"ema_sha256": self.ema.digest()} if self.ema and self.dist.enabled else {}),
         }
 
     def check_finite(self, collective: bool = True) -> None:
@@ -240,6 +249,7 @@ class Run:
             "optimizers": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
             "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
             "scalers": {k: s.state_dict() for k, s in vars(self.context.scalers).items() if s},
+            **({"budget": self.budget.state()} if self.budget is not None else {}),
             **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             **ranks[0],
             "data": self.data_fingerprint,
@@ -260,6 +270,8 @@ class Run:
         for key, scaler_state in state["scalers"].items():
             getattr(self.context.scalers, key).load_state_dict(scaler_state)
         self._rescale_lrs(state)
+        if self.budget is not None and "budget" in state:
+            self.budget.load(state["budget"])
         self.pos = Position(**state["position"])
         self.saved_step = self.pos.step
         saved_world = state.get("world_size", 1)
@@ -404,6 +416,9 @@ class Run:
 
     def total_steps(self) -> int:
         c = self.config
+        if self.budget is not None:  # planned at the measured speed (until then: open-ended)
+            plan = self.budget.plan
+            return plan.planned_steps if plan is not None else 2**62
         total = (c.epochs + c.epochs_decay) * self.steps_per_epoch()
         return min(total, c.max_steps) if c.max_steps is not None else total
 
@@ -444,7 +459,7 @@ class Run:
 
     def end_epoch(self) -> None:
         # The ranks average their losses, so a plateau schedule decides the same on all.
-        if not self.spec.per_iteration:
+        if not self.spec.per_iteration and self.budget is None:  # a budget sets the LR itself
             (mean,) = distributed.mean([self.epoch_loss / max(self.epoch_steps, 1)], self.dist)
             mean = float(mean)
             step_scheduler(self.sched_g, mean)
@@ -452,6 +467,60 @@ class Run:
         self.pos.epoch += 1
         self.pos.batch = 0
         self.epoch_loss, self.epoch_steps = torch.zeros_like(self.epoch_loss), 0
+
+    # --- time budget (see .budget) ----------------------------------------------------------
+    def budget_lr(self) -> None:
+        """The learning rates after this step under a time budget: the initial ones until the
+        plan's decay starts, then linear to zero at its last step."""
+        assert self.budget is not None
+        plan = self.budget.plan
+        factor = 1.0 if plan is None else plan.lr_factor(self.pos.step)
+        budgets.set_lrs(
+            ((self.opt_g, self.base_lrs["g"]), (self.opt_d, self.base_lrs["d"])), factor
+        )
+
+    def plan_budget(self, logger: JsonlLogger, progress: Progress, done: list[str]) -> int:
+        """Time once the periodic work not measured yet, fix the plan (rank 0's, shared with
+        every rank) and log it; returns the planned number of steps."""
+        budget, c = self.budget, self.config
+        assert budget is not None
+        measured = set(budget.measured_costs()) | set(done)
+        if self.evaluator is not None and "eval" not in measured:
+            budget.timed("eval", lambda: self.evaluate(logger, progress))
+        if self.dist.is_main and "sample" not in measured:
+            budget.timed("sample", lambda: (self.write_samples(), write_report(self.run_dir)))
+        if "save" not in measured:
+            budget.timed("save", self.save)  # written again below, with the plan
+        saves = 1 / c.latest_every + 1 / self.steps_per_epoch()  # latest.pt and epoch ends
+        every = {
+            "sample": float(c.sample_every),
+            "save": 1 / saves,
+            "eval": float(c.eval_every) if c.eval_every is not None else math.inf,
+        }
+        budget.plan = plan = distributed.share(lambda: budget.fix(self.pos.step, every), self.dist)
+        logger.log(
+            {
+                "event": "budget_plan",
+                "step": self.pos.step,
+                "planned_steps": plan.planned_steps,
+                "decay_from": plan.decay_from,
+                "sec_per_step": plan.sec_per_step,
+                "sec_per_step_all": plan.sec_per_step_all,
+                "budget_s": budget.budget_s,
+                "elapsed_s": budget.elapsed_s,
+                "time": time.time(),
+            }
+        )
+        progress.write(
+            f"time budget {c.time_budget}: {plan.planned_steps} steps planned "
+            f"({plan.sec_per_step:.3g} s/step measured, {plan.sec_per_step_all:.3g} with samples, "
+            f"checkpoints and evaluations); LR decays to zero from step {plan.decay_from}"
+        )
+        if hasattr(progress, "total"):
+            progress.total = plan.planned_steps
+        self.budget_lr()
+        self.save()  # the checkpoint of this step holds the plan: a resume keeps it
+        return plan.planned_steps
 
     def stop_requested(self, stop: dict[str, bool], now: bool = False) -> bool:
         """The stop flag, agreed by all ranks (checked every STOP_CHECK_EVERY steps, or ``now``:
@@ -467,6 +536,10 @@ class Run:
         """Train until the end or a stop request; returns True when stopped early by a signal."""
         c = self.config
         total_epochs, total = c.epochs + c.epochs_decay, self.total_steps()
+        budget = self.budget
+        if budget is not None:  # the budget, not the epochs, says how long
+            total_epochs = math.inf
+            budget.start()
         loader = self.loader()
         main = self.dist.is_main
         self.interval_start = time.perf_counter()
@@ -476,7 +549,7 @@ class Run:
             for batch in loader:
                 batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
                 out = self.spec.step(self.nets, self.opt_g, self.opt_d, batch, self.context)
-                if self.spec.per_iteration:
+                if self.spec.per_iteration and budget is None:
                     self.sched_g.step()
                     self.sched_d.step()
                 self.pos.step += 1
@@ -484,15 +557,25 @@ class Run:
                     self.ema.update(self.pos.step)
                 self.pos.batch += 1
                 self.accumulate(out)
+                if budget is not None:
+                    self.budget_lr()
                 if self.pos.step % c.log_every == 0:
                     self.log(logger, progress)
+                done = []  # the periodic work of this step (its cost is part of a budget's plan)
                 if self.evaluator is not None and self.pos.step % c.eval_every == 0:
                     self.evaluate(logger, progress)
+                    done.append("eval")
                 if main and self.pos.step % c.sample_every == 0:
                     self.write_samples()
                     write_report(self.run_dir)
+                    done.append("sample")
                 if self.pos.step % c.latest_every == 0:
                     self.save()
+                    done.append("save")
+                if budget is not None:
+                    budget.tick(self.pos.step, done)
+                    if budget.due(self.pos.step):
+                        total = self.plan_budget(logger, progress, done)
                 progress.update(self.pos.step)
                 stopping = self.stop_requested(stop)
                 if stopping or self.pos.step >= total:
@@ -500,6 +583,8 @@ class Run:
             if self.pos.batch >= self.steps_per_epoch():
                 self.end_epoch()
                 self.save(epoch_copy=self.pos.epoch % c.checkpoint_every == 0)
+                if budget is not None:
+                    budget.pending.add("save")  # its time falls into the next step's
             if stopping or self.stop_requested(stop, now=True):
                 return True
         return False
