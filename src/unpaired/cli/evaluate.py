@@ -34,6 +34,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=("a2b", "b2a", "both"),
         help="a2b | b2a | both (default: both; with --paired: a2b)",
     )
+    folder = p.add_argument_group(
+        "already translated files",
+        "score the files in a folder (e.g. what translate wrote, PNG or JPEG) against the "
+        "target domain's test images with the same protocol (FID, KID); MODEL (a run or model "
+        "folder, not run) gives the default size, channels and test images",
+    )
+    folder.add_argument(
+        "--from-folder",
+        metavar="DIR",
+        help="the translations to score, in --direction (default a2b)",
+    )
+    folder.add_argument(
+        "--target",
+        metavar="DIR",
+        help="the target domain's real test images (default: DATA's or the run's testB/ for "
+        "a2b, testA/ for b2a)",
+    )
     paired = p.add_argument_group(
         "paired validation",
         "score translations against registered targets: MAE, PSNR, SSIM per image or volume "
@@ -112,6 +129,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.paired:
         return _run_paired(args)
+    if args.from_folder is not None:
+        return _run_folder(args)
+    if args.target is not None:
+        raise EvalError("--target: only with --from-folder DIR")
     for option, value in (
         ("--mask", args.mask),
         ("--window", args.window),
@@ -156,6 +177,52 @@ def _run(args: argparse.Namespace) -> int:
         f"{info['model']} (step {info['step']}) on {info['data']}: {images['A']} A and "
         f"{images['B']} B test images at {info['size']}x{info['size']}, "
         f"features {info['features']}, {info['seconds']} s"
+    )
+    print(format_table(result), flush=True)
+    return _save(result)
+
+
+def _run_folder(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate_folder, format_table
+    from ..metrics import EvalError
+
+    if args.identity:
+        raise EvalError("--identity: not with --from-folder (the folder holds the translations)")
+    if args.direction == "both":
+        raise EvalError("--direction both: --from-folder scores one direction (a2b or b2a)")
+    for option, value in (
+        ("--mask", args.mask),
+        ("--window", args.window),
+        ("--data-range", args.data_range),
+        ("--axis", args.axis),
+    ):
+        if value is not None:
+            raise EvalError(f"{option}: not with --from-folder")
+    metrics = None
+    if args.metrics:
+        metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    result = evaluate_folder(
+        args.from_folder,
+        args.model,
+        args.data,
+        target=args.target,
+        direction=args.direction or "a2b",
+        metrics=metrics,
+        num_images=args.num_images,
+        device=args.device,
+        features=args.inception or args.features,
+        size=args.size,
+        batch_size=args.batch_size,
+        output=args.output,
+        save=False,
+    )
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    info = result.info
+    counts = ", ".join(f"{n} {d}" for d, n in info["images"].items())
+    print(
+        f"{info['from_folder']} scored against {info['data'].split(' | ')[1]} ({counts} images "
+        f"at {info['size']}x{info['size']}, features {info['features']}, {info['seconds']} s)"
     )
     print(format_table(result), flush=True)
     return _save(result)
