@@ -214,3 +214,18 @@ def test_samples_and_evaluation_use_the_average(tiny_data: Path, tmp_path: Path)
     assert any(not torch.equal(v, raw[f"g_ab.{k}"]) for k, v in seen[0].items())
     for key, value in run.model.state_dict().items():  # the training weights are back
         assert torch.equal(value, raw[key]), key
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without distributed")
+def test_two_ranks_hold_the_same_average(tiny_data: Path, tmp_path: Path) -> None:
+    from test_distributed import torchrun
+
+    runs = tmp_path / "runs"
+    done = torchrun(str(tiny_data), "--runs-dir", str(runs), "--max-steps", "3", *RESUME_OPTS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = checkpoint.load_checkpoint(runs / "data" / "checkpoints" / "latest.pt")
+    assert state["world_size"] == 2 and state["position"]["step"] == 3
+    assert state["ema_sha256"] == state["other_ranks"][0]["ema_sha256"]
+    ema = GeneratorEMA(nn.Module(), [], 0.9)
+    ema.names, ema.shadow = tuple(state["ema"]), state["ema"]
+    assert ema.digest() == state["ema_sha256"]  # rank 0's digest is of the saved average

@@ -18,6 +18,7 @@ run ends bit-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -95,6 +96,15 @@ class GeneratorEMA:
     def state_dict(self) -> dict[str, dict[str, Tensor]]:
         """``{network: {state_dict key: tensor}}`` (on CPU), for the checkpoint."""
         return {n: {k: v.cpu() for k, v in sd.items()} for n, sd in self.shadow.items()}
+
+    def digest(self) -> str:
+        """SHA-256 of every averaged tensor, in order: equal digests mean bit-equal averages."""
+        h = hashlib.sha256()
+        for n, sd in self.shadow.items():
+            for k, v in sd.items():
+                h.update(f"{n}.{k}".encode())
+                h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().data)
+        return h.hexdigest()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (a network or key it lacks is a KeyError,
