@@ -155,10 +155,6 @@ class Run:
         self.epoch_steps = 0
         self.interval_start = time.perf_counter()
         self.evaluator = None  # a TrainingEvaluator with eval_every (see build_evaluator)
-        # --ema: the moving average of the folder's networks (the generators), see .ema
-        self.ema = (
-            None if config.ema is None else GeneratorEMA(self.model, spec.folder_nets, config.ema)
-        )
         # --time-budget: measures the speed, then plans the run's length (see .budget)
         self.budget = (
             None
@@ -253,7 +249,6 @@ class Run:
             "optimizers": {"g": self.opt_g.state_dict(), "d": self.opt_d.state_dict()},
             "schedulers": {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()},
             "scalers": {k: s.state_dict() for k, s in vars(self.context.scalers).items() if s},
-            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             **({"budget": self.budget.state()} if self.budget is not None else {}),
             **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             **ranks[0],
