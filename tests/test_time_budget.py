@@ -139,3 +139,29 @@ def test_budget_errors(tiny_data: Path, tmp_path: Path, run_cli, fake_clock) -> 
     assert both.code == 2
     both.one_error_line("time_budget and max_steps")
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_evaluations_are_part_of_the_plan(
+    tiny_data: Path, tmp_path: Path, fake_clock, monkeypatch
+) -> None:
+    from unpaired.training.run import Run
+
+    real_evaluate = Run.evaluate
+
+    def slow_evaluate(self, *args, **kwargs):
+        fake_clock[0] += 10.0  # an evaluation costs 10 s on the fake clock
+        return real_evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(Run, "evaluate", slow_evaluate)
+    runs = tmp_path / "runs"
+    evals = ["--eval-every", "10", "--set", "eval_features=tiny"]
+    assert cli.main(["train", str(tiny_data), "--runs-dir", str(runs), "--time-budget", "60",
+                     *OPTS, *evals]) == 0  # fmt: skip
+    run = runs / "data"
+    # At step 4 the first evaluation is timed (10 s): 18 s spent; each step costs 2 s + 10 s
+    # / 10 and the final evaluation 10 s is kept: (60 - 18 - 10) / 3 -> 10 more steps.
+    (plan,) = events(run, "budget_plan")
+    assert plan["elapsed_s"] == 18.0 and plan["sec_per_step_all"] == 3.0
+    assert (plan["planned_steps"], plan["decay_from"]) == (14, 7)
+    lines = map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+    assert [r["step"] for r in lines if "eval_sec" in r] == [4, 10, 14]
