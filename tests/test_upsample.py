@@ -199,6 +199,8 @@ def test_training_records_it_only_when_set(tmp_path: Path, run_cli) -> None:
     assert json.loads((runs / "rc" / "model" / "config.json").read_text())["upsample"] == (
         "resize_conv"
     )
+    assert "resize_conv upsampling" in (runs / "rc" / "report.html").read_text()
+    assert "upsampling" not in (plain / "report.html").read_text()
     model, _ = load_pretrained(runs / "rc")
     assert isinstance(model.g_ab.model[16], nn.Upsample)
     # Resume: the mode comes back from the checkpoint; changing it is refused; naming the
