@@ -233,7 +233,8 @@ def describe(path: str | Path) -> str:
     kind = family_of(config)
     recipe = RECIPES.get(kind)
     words = [kind]
-    for key in recipe.architecture:
+    optional = [k for k in recipe.optional_architecture if k in config]  # not the default
+    for key in (*recipe.architecture, *optional):
         value = config.get(key)
         if key in ("generator", "norm"):
             words.append(str(value))

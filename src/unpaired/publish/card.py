@@ -105,7 +105,8 @@ def _model_section(run: RunFolder, kind: str, held: tuple[str, ...]) -> list[str
     if missing:
         shown = " or ".join(f"`{d}`" for d in missing)
         lines.append(f"- this folder holds no {shown} network (one direction only)")
-    arch = [f"{key} `{_fmt(config[key])}`" for key in recipe.architecture if key in config]
+    keys = (*recipe.architecture, *recipe.optional_architecture)
+    arch = [f"{key} `{_fmt(config[key])}`" for key in keys if key in config]
     if arch:
         lines.append(f"- architecture ({kind}): {', '.join(arch)}")
     prep = config.get("preprocess")
