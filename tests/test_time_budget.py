@@ -94,6 +94,9 @@ def test_budget_run_plans_and_decays_to_zero(tiny_data: Path, tmp_path: Path, fa
     assert state["position"]["step"] == 30
     assert state["budget"]["plan"]["planned_steps"] == 30
     assert yaml.safe_load((run / "config.yaml").read_text())["time_budget"] == "1m"
+    with pytest.warns(UserWarning, match="the last step its time budget planned"):
+        assert cli.main(["train", "--resume", str(run)]) == 0
+    assert len(records(run)) == 30
 
 
 @pytest.mark.parametrize("stop_at", [3, 20])  # before the plan is fixed, and after

@@ -168,7 +168,13 @@ def _train(
                     "from its checkpoint at the new rate (no longer exactly as it would have)",
                     stacklevel=2,
                 )
-            if run.pos.step >= run.total_steps():
+            if run.pos.step >= run.total_steps() and config.time_budget is not None:
+                warnings.warn(
+                    f"the run is already at step {run.pos.step}, the last step its time budget "
+                    "planned: nothing to train (start a new run for more)",
+                    stacklevel=2,
+                )
+            elif run.pos.step >= run.total_steps():
                 warnings.warn(
                     f"the run is already at step {run.pos.step}, its end ({run.total_steps()} "
                     "steps with these max_steps/epochs): nothing to train; give a larger "

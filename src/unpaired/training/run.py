@@ -516,8 +516,7 @@ class Run:
             f"({plan.sec_per_step:.3g} s/step measured, {plan.sec_per_step_all:.3g} with samples, "
             f"checkpoints and evaluations); LR decays to zero from step {plan.decay_from}"
         )
-        if hasattr(progress, "total"):
-            progress.total = plan.planned_steps
+        _show_total(progress, plan.planned_steps)
         self.budget_lr()
         self.save()  # the checkpoint of this step holds the plan: a resume keeps it
         return plan.planned_steps
@@ -540,6 +539,8 @@ class Run:
         if budget is not None:  # the budget, not the epochs, says how long
             total_epochs = math.inf
             budget.start()
+            if budget.plan is None:  # until the plan: the progress counts to the planning step
+                _show_total(progress, budgets.plan_at())
         loader = self.loader()
         main = self.dist.is_main
         self.interval_start = time.perf_counter()
@@ -588,6 +589,16 @@ class Run:
             if stopping or self.stop_requested(stop, now=True):
                 return True
         return False
+
+
+def _show_total(progress: Progress, total: int) -> None:
+    """Let the progress bar or lines count to ``total`` steps."""
+    if hasattr(progress, "total"):
+        progress.total = total
+    bar = getattr(progress, "bar", None)
+    if bar is not None:
+        bar.total = total
+        bar.refresh()
 
 
 def weights_digest(model: torch.nn.Module) -> str:
