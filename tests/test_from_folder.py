@@ -70,6 +70,11 @@ def test_command_and_jpeg_note(setup, tmp_path: Path, capsys) -> None:
                      "--features", "tiny", "--output", str(tmp_path / "j.json")]) == 0  # fmt: skip
     assert "note: JPEG files" in capsys.readouterr().err
     assert json.loads((tmp_path / "j.json").read_text())["file_types"] == [".jpg"]
+    # DATA alone (no MODEL): its testB/, at the files' own size.
+    assert cli.main(["evaluate", "--from-folder", str(out), str(data), "--features", "tiny",
+                     "--output", str(tmp_path / "d.json")]) == 0  # fmt: skip
+    alone = json.loads((tmp_path / "d.json").read_text())
+    assert alone["metrics"] == record["metrics"] and alone["model"] is None
 
 
 def test_errors(setup, tmp_path: Path, run_cli) -> None:

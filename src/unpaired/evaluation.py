@@ -372,6 +372,10 @@ def evaluate_folder(
         raise EvalError(f"--device {exc}") from None
     source_letter, target_letter, _ = DIRECTION_DOMAINS[direction]
     run_dir, info_model = None, {}
+    if model is not None and data is None and not is_hub(model):
+        as_data = Path(model)  # --from-folder DIR DATA: no model, only the test images
+        if (as_data / "testA").is_dir() and (as_data / "testB").is_dir():
+            model, data = None, as_data
     if model is not None:
         model_dir, run_dir = _model_folders(model)
         try:
