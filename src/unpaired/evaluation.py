@@ -161,6 +161,26 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
     atomic_write(path, lambda p: p.write_text(text))
 
 
+def _check_limits(num_images: int | None, size: int | None, batch_size: int | None) -> None:
+    """The bounds every evaluation shares; a value below its bound is one line."""
+    limits = {"--num-images": (num_images, 2), "--size": (size, 8), "--batch-size": (batch_size, 1)}
+    for name, (value, low) in limits.items():
+        if value is not None and value < low:
+            raise EvalError(f"{name} {value}: must be at least {low}")
+
+
+def _output_and_device(output: str | Path | None, device: str) -> Any:
+    """Refuse an existing ``--output`` (never overwritten); the torch device of ``--device``."""
+    from .translate.translator import resolve_device
+
+    if output is not None and Path(output).exists():
+        raise EvalError(f"--output {output}: exists; not overwriting it")
+    try:
+        return resolve_device(device)
+    except ValueError as exc:
+        raise EvalError(f"--device {exc}") from None
+
+
 def evaluate(
     model: str | Path | None,
     data: str | Path | None = None,
@@ -186,22 +206,13 @@ def evaluate(
     """
     from .pretrained import ModelLoadError
     from .translate import Translator
-    from .translate.translator import resolve_device
 
     start = time.perf_counter()
-    limits = {"--num-images": (num_images, 2), "--size": (size, 8), "--batch-size": (batch_size, 1)}
-    for name, (value, low) in limits.items():
-        if value is not None and value < low:
-            raise EvalError(f"{name} {value}: must be at least {low}")
+    _check_limits(num_images, size, batch_size)
     for direction in directions or ():
         if direction not in DIRECTION_DOMAINS:
             raise EvalError(f"--direction {direction}: use a2b, b2a or both")
-    if output is not None and Path(output).exists():
-        raise EvalError(f"--output {output}: exists; not overwriting it")
-    try:
-        torch_device = resolve_device(device)
-    except ValueError as exc:
-        raise EvalError(f"--device {exc}") from None
+    torch_device = _output_and_device(output, device)
 
     run_dir, info_model, step, held = None, {}, None, ("a2b", "b2a")
     defaults, stylize = DEFAULT_METRICS, None  # a model brings its own (its recipe says)
@@ -346,14 +357,10 @@ def evaluate_folder(
     ``<run>/eval/`` for a run folder, else nowhere.
     """
     start = time.perf_counter()
-    limits = {"--num-images": (num_images, 2), "--size": (size, 8), "--batch-size": (batch_size, 1)}
-    for name, (value, low) in limits.items():
-        if value is not None and value < low:
-            raise EvalError(f"{name} {value}: must be at least {low}")
+    _check_limits(num_images, size, batch_size)
     if direction not in DIRECTION_DOMAINS:
         raise EvalError(f"--direction {direction}: --from-folder scores one direction (a2b or b2a)")
-    if output is not None and Path(output).exists():
-        raise EvalError(f"--output {output}: exists; not overwriting it")
+    torch_device = _output_and_device(output, device)
     folder = Path(folder)
     if not folder.is_dir():
         raise EvalError(f"--from-folder {folder}: no such folder")
@@ -364,12 +371,6 @@ def evaluate_folder(
                 f"--metrics {name}: not with --from-folder (no model translates the files back)"
             )
     names = check_metrics(names, False)
-    from .translate.translator import resolve_device
-
-    try:
-        torch_device = resolve_device(device)
-    except ValueError as exc:
-        raise EvalError(f"--device {exc}") from None
     source_letter, target_letter, _ = DIRECTION_DOMAINS[direction]
     run_dir, info_model = None, {}
     if model is not None and data is None and not is_hub(model):
@@ -533,22 +534,15 @@ def evaluate_paired(
     from .medical.volume import slice_view
     from .medical.windows import parse_window
     from .metrics.paired import PAIRED_METRICS, average, score_item
-    from .translate.translator import resolve_device
     from .translate.volumes import direction_windows, translate_volume
 
     start = time.perf_counter()
     if direction not in DIRECTION_DOMAINS:
         raise EvalError(f"--direction {direction}: use a2b or b2a")
-    if batch_size < 1:
-        raise EvalError(f"--batch-size {batch_size}: must be at least 1")
+    _check_limits(None, None, batch_size)
     if data_range is not None and not (data_range > 0 and math.isfinite(data_range)):
         raise EvalError(f"--data-range {data_range}: must be a positive number")
-    if output is not None and Path(output).exists():
-        raise EvalError(f"--output {output}: exists; not overwriting it")
-    try:
-        torch_device = resolve_device(device)
-    except ValueError as exc:
-        raise EvalError(f"--device {exc}") from None
+    torch_device = _output_and_device(output, device)
     identity = model is None or str(model) == "identity"
     translator, run_dir, step, info_model = None, None, None, {}
     if identity:

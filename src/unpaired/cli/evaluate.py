@@ -151,9 +151,7 @@ def _run(args: argparse.Namespace) -> int:
             raise EvalError("--identity: give DATA (a folder with testA/ and testB/)")
     elif model is None:
         raise EvalError("MODEL: give a run folder or model folder (or --identity DATA)")
-    metrics = None
-    if args.metrics:
-        metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    metrics = _metric_names(args.metrics)
     # "both": every direction the model translates (a one-sided model: a2b).
     directions = None if args.direction in (None, "both") else (args.direction,)
     result = evaluate(
@@ -182,6 +180,11 @@ def _run(args: argparse.Namespace) -> int:
     return _save(result)
 
 
+def _metric_names(text: str | None) -> tuple[str, ...] | None:
+    """``--metrics a,b`` as names (None: the defaults)."""
+    return tuple(m.strip() for m in text.split(",") if m.strip()) if text else None
+
+
 def _run_folder(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_folder, format_table
     from ..metrics import EvalError
@@ -198,9 +201,7 @@ def _run_folder(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             raise EvalError(f"{option}: not with --from-folder")
-    metrics = None
-    if args.metrics:
-        metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    metrics = _metric_names(args.metrics)
     result = evaluate_folder(
         args.from_folder,
         args.model,
