@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..translate.translator import DEFAULT_TILE
+from .translate import add_tile
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,14 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="refuse images of more than N pixels (width x height; default 50 million)",
     )
-    p.add_argument(
-        "--tile",
-        type=int,
-        default=DEFAULT_TILE,
-        metavar="N",
-        help=f"translate images with more than N*N pixels in N x N tiles (default {DEFAULT_TILE}; "
-        "0: never tile)",
-    )
+    add_tile(p)
     p.set_defaults(func=run)
 
 

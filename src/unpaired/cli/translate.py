@@ -19,6 +19,18 @@ def add_max_pixels(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_tile(p: argparse.ArgumentParser) -> None:
+    """--tile (translate, app)."""
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=DEFAULT_TILE,
+        metavar="N",
+        help=f"translate images with more than N*N pixels in N x N tiles (default {DEFAULT_TILE}; "
+        "0: never tile)",
+    )
+
+
 def pixel_limit(value: int | None, error: type[Exception]):
     """The image pixel limit ``--max-pixels`` asks for, for the command's duration."""
     from ..data.images import pixel_limit as limit
@@ -95,14 +107,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="resize so the shorter side is S (aspect ratio kept) before translating; the "
         "output has that size (default: each image at its own size)",
     )
-    p.add_argument(
-        "--tile",
-        type=int,
-        default=DEFAULT_TILE,
-        metavar="N",
-        help=f"translate images with more than N*N pixels in N x N tiles (default {DEFAULT_TILE}; "
-        "0: never tile)",
-    )
+    add_tile(p)
     p.add_argument(
         "--overlap",
         type=int,
