@@ -59,6 +59,8 @@ def load_checkpoint(path: str | Path) -> Any:
         reason = " ".join(str(exc).split())[:100] or type(exc).__name__
         if isinstance(exc, EOFError):
             reason = "empty or cut short"
+        elif isinstance(exc, KeyError):  # torch's legacy reader met an unknown leading byte
+            reason = "not written by torch.save"
         raise CheckpointImportError(f"{path}: not a PyTorch checkpoint ({reason})") from None
     except OSError as exc:
         raise CheckpointImportError(f"{path}: cannot read ({exc.strerror or exc})") from None
