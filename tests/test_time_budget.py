@@ -168,3 +168,58 @@ def test_evaluations_are_part_of_the_plan(
     assert (plan["planned_steps"], plan["decay_from"]) == (14, 7)
     lines = map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
     assert [r["step"] for r in lines if "eval_sec" in r] == [4, 10, 14]
+
+
+def test_the_plan_follows_a_slower_machine(
+    tiny_data: Path, tmp_path: Path, fake_clock, monkeypatch
+) -> None:
+    """Steps take 2 s, then 4 s from step 11: the revisions shorten the run so that it still
+    ends inside the budget, and the learning rate falls without a jump."""
+    monkeypatch.setattr(budgets, "REPLAN_MIN_STEPS", 3)
+    monkeypatch.setattr(budgets, "RECENT_STEPS", 2)
+    inner, calls = cyclegan_recipe.cyclegan_step, []
+
+    def slower(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 10:
+            fake_clock[0] += 2.0
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(cyclegan_recipe, "cyclegan_step", slower)
+    runs = tmp_path / "runs"
+    assert cli.main(["train", str(tiny_data), "--runs-dir", str(runs), "--time-budget", "1m",
+                     *OPTS]) == 0  # fmt: skip
+    run = runs / "data"
+    (first,) = events(run, "budget_plan")
+    assert first["planned_steps"] == 30  # at 2 s/step, as without revisions
+    revised = events(run, "budget_replan")
+    assert len(revised) >= 2 and revised[-1]["sec_per_step"] == 4.0
+    steps = records(run)
+    n = len(steps)
+    assert n == revised[-1]["planned_steps"] < 30
+    spent = 10 * 2.0 + (n - 10) * 4.0
+    assert 60 - 4.0 < spent <= 60.0  # the budget used, not overrun
+    lrs = [r["lr"] for r in steps]
+    assert lrs[-1] == 0.0
+    assert all(b <= a for a, b in zip(lrs, lrs[1:], strict=False))  # never up again
+    # No jump: a step never lowers the rate by more than the final decay's slope allows.
+    assert max(a - b for a, b in zip(lrs, lrs[1:], strict=False)) <= 2e-4 / 4
+
+
+def test_set_up_time_counts(tiny_data: Path, tmp_path: Path, fake_clock, monkeypatch) -> None:
+    """Time spent building the run before the first step is part of the budget."""
+    from unpaired.training import run as run_module
+
+    real_init = run_module.Run.__init__
+
+    def slow_init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        fake_clock[0] += 10.0  # building the networks and indexing the data took 10 s
+
+    monkeypatch.setattr(run_module.Run, "__init__", slow_init)
+    runs = tmp_path / "runs"
+    assert cli.main(["train", str(tiny_data), "--runs-dir", str(runs), "--time-budget", "1m",
+                     *OPTS]) == 0  # fmt: skip
+    (plan,) = events(run := runs / "data", "budget_plan")
+    assert plan["elapsed_s"] == 18.0 and plan["planned_steps"] == 4 + 21  # (60 - 18) / 2
+    assert len(records(run)) == 25

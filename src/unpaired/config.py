@@ -74,6 +74,9 @@ class DataConfig:
     # The DICOM SeriesInstanceUID(s) to read in a folder holding several series (comma-
     # separated); None: such a folder is refused, naming its series.
     series: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
+    # The decoded cache (unpaired.data.decoded): training images decoded once at load size
+    # into a memory-mapped file, so loader workers only crop and flip. None: on for GPU runs.
+    cache_decoded: bool | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class TrainConfig:
     name: str | None = None
     runs_dir: str = "runs"
     model: str = "cyclegan"
+    # --preset: the named set of options the run started from (unpaired.recipes.presets);
+    # None: the official defaults.
+    preset: str | None = field(default=None, metadata={OMIT_AT_DEFAULT: True})
     seed: int = 0
     device: str = "auto"
     batch_size: int = 1

@@ -16,6 +16,7 @@ FLAG_KEYS = {
     "name": "name",
     "runs_dir": "runs_dir",
     "model": "model",
+    "preset": "preset",
     "image_size": "data.image_size",
     "load_size": "data.load_size",
     "preprocess": "data.preprocess",
@@ -27,6 +28,7 @@ FLAG_KEYS = {
     "context_slices": "data.context_slices",
     "spacing": "data.spacing",
     "series": "data.series",
+    "cache_decoded": "data.cache_decoded",
     "batch_size": "batch_size",
     "epochs": "epochs",
     "epochs_decay": "epochs_decay",
@@ -92,6 +94,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="model family: cyclegan (default) | munit (multimodal: several styles per input) "
         "| any registered recipe",
     )
+    p.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="a named set of options under yours: official (the defaults) | quick (CycleGAN: "
+        "the best translations a CPU or a small GPU gives in a time budget, 1h unless "
+        "--time-budget, --max-steps or --epochs says otherwise)",
+    )
     p.add_argument("--image-size", type=int, help="training crop size (default 256)")
     p.add_argument("--load-size", type=int, help="size images are resized to before cropping")
     p.add_argument(
@@ -141,6 +150,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--num-workers", type=int, help="data loading processes")
+    p.add_argument(
+        "--cache-decoded",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="decode the training images once, at load size, into a memory-mapped cache "
+        "($UNPAIRED_CACHE_DIR, else ~/.cache/unpaired/decoded) so the loader only crops and "
+        "flips (default: on for GPU runs)",
+    )
     p.add_argument("--log-every", type=int, help="steps between metrics.jsonl lines")
     p.add_argument("--sample-every", type=int, help="steps between sample grids")
     p.add_argument("--checkpoint-every", type=int, help="epochs between kept checkpoints")

@@ -13,7 +13,7 @@ import math
 import os
 import random
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
+from .decoded import DecodedCache
 from .errors import DataError
 from .images import IMAGE_EXTENSIONS, ImageReadError, image_size, list_images, read_image
 from .readers import SliceIndexLike, medical_index
@@ -49,6 +50,10 @@ class SingleFolder(Dataset):
     2.5D (``context_slices`` K > 0, :mod:`unpaired.data.stacks`): every item is a slice with
     its K neighbours on each side of its volume, ``((2K+1) * channels, H, W)``; the folder
     must hold volumes only (a 2-D image has no neighbours: a :class:`DataError` naming it).
+
+    ``cache``: read 2-D images through the decoded cache (:mod:`unpaired.data.decoded`),
+    built by ``cache_workers`` processes on first use: True (a folder of volumes is a
+    :class:`DataError`), None (when the folder holds 2-D images) or False.
     """
 
     def __init__(
@@ -62,8 +67,12 @@ class SingleFolder(Dataset):
         context_slices: int = 0,
         spacing: str | float | Sequence[float] | None = None,
         series: str | None = None,
+        cache: bool | None = False,
+        cache_workers: int = 0,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.folder = Path(folder)
+        self.decoded: DecodedCache | None = None
         self.channels = channels
         self.context = context_slices
         self.preprocess = preprocess
@@ -77,6 +86,11 @@ class SingleFolder(Dataset):
             self.folder, window, axis, max_images, spacing=spacing, series=series
         )
         if slices is not None:
+            if cache:
+                raise DataError(
+                    f"folder {self.folder} holds volumes: option data.cache_decoded is for "
+                    "folders of 2-D images; leave it unset for volumes"
+                )
             self._index_slices(slices, minimum)
             return
         if self.context:
@@ -107,6 +121,10 @@ class SingleFolder(Dataset):
         if not self.paths:
             kinds = ", ".join(sorted(IMAGE_EXTENSIONS))
             raise DataError(f"folder {self.folder} has no readable images ({kinds})")
+        if cache or cache is None:
+            self.decoded = DecodedCache.open(
+                self.folder, self.paths, channels, preprocess, cache_workers, say
+            )
 
     def _index_slices(self, slices: SliceIndexLike, minimum: tuple[int, int] | None) -> None:
         """Take the items of a slice index (see the class docstring)."""
@@ -173,6 +191,8 @@ class SingleFolder(Dataset):
             if i in self._bad:
                 continue
             try:
+                if self.decoded is not None:  # already at load size: crop and flip only
+                    return self.preprocess.augment(self.decoded.read(i), rng)
                 image = self._read(i)
             except ImageReadError as exc:
                 self._bad.add(i)

@@ -157,8 +157,9 @@ class Preprocess:
             return (self.crop_size, self.crop_size)
         return None
 
-    def _resized_size(self, height: int, width: int) -> tuple[int, int]:
-        """Size after the deterministic resize step (before any crop)."""
+    def resized_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(H, W)`` after the deterministic resize step (before any crop): what the decoded
+        cache stores (:meth:`augment` does the rest)."""
         if self.mode == "resize_and_crop":
             return self.load_size, self.load_size
         if self.mode in ("scale_width", "scale_width_and_crop"):
@@ -189,7 +190,7 @@ class Preprocess:
         self._check_input(height, width)
         if self.mode in _CROPPING_MODES:
             return self.crop_size, self.crop_size
-        return self._resized_size(height, width)
+        return self.resized_size(height, width)
 
     def __call__(self, image: torch.Tensor, rng: random.Random) -> torch.Tensor:
         """Preprocess one image.
@@ -213,13 +214,23 @@ class Preprocess:
         height, width = image.shape[-2:]
         self._check_input(height, width)
 
-        new_height, new_width = self._resized_size(height, width)
-        image = resize(image, new_height, new_width)
+        new_height, new_width = self.resized_size(height, width)
+        return self.augment(resize(image, new_height, new_width), rng)
 
+    def augment(self, image: torch.Tensor, rng: random.Random) -> torch.Tensor:
+        """The random part of :meth:`__call__`: crop, flip, then map to [-1, 1].
+
+        Args:
+            image: ``(C, H, W)`` in [0, 1], already at :meth:`resized_size`.
+            rng: as in :meth:`__call__`.
+
+        Returns:
+            ``(C, H', W')`` in [-1, 1].
+        """
         if self.mode in _CROPPING_MODES:
             size = self.crop_size
-            top = rng.randint(0, new_height - size)
-            left = rng.randint(0, new_width - size)
+            top = rng.randint(0, image.shape[-2] - size)
+            left = rng.randint(0, image.shape[-1] - size)
             image = image[:, top : top + size, left : left + size]
 
         if self.flip and rng.random() < 0.5:

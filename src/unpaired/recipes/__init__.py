@@ -13,6 +13,7 @@ registered when this package is imported: the lines at the bottom.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .. import config as cfg
@@ -79,12 +80,41 @@ def configure(*layers: dict[str, Any]) -> cfg.TrainConfig:
         merged = cfg.merge(merged, layer)
     name = merged.get("model", cfg.TrainConfig.model)
     if isinstance(name, str) and name in RECIPES:
-        layers = (dict(RECIPES.get(name).defaults), *layers)
+        recipe = RECIPES.get(name)
+        chosen = preset_layer(recipe, merged)
+        layers = (dict(recipe.defaults), chosen, *layers, {"preset": chosen.get("preset")})
     config = cfg.build_config(*layers)
     cfg.check_choice("model", config.model, RECIPES.names())
     cfg.check_choice("data.preprocess", config.data.preprocess, PREPROCESS_MODES)
     RECIPES.get(config.model).check_config(config)
     return config
+
+
+#: The preset every family has: its defaults, as the official implementation trains.
+OFFICIAL = "official"
+
+
+def preset_names(recipe: Recipe) -> list[str]:
+    return [OFFICIAL, *recipe.presets]
+
+
+def preset_layer(recipe: Recipe, merged: dict[str, Any]) -> dict[str, Any]:
+    """The options of the preset ``merged`` names (``preset``), with ``"preset"`` itself
+    (None for :data:`OFFICIAL`: a run with ``--preset official`` writes what a run without
+    it writes). A preset's ``time_budget`` gives way when the user chose the length
+    (``max_steps``, ``epochs`` or ``epochs_decay``)."""
+    name = merged.get("preset")
+    if name is None or name == OFFICIAL:
+        return {"preset": None}
+    if name not in recipe.presets:
+        choices = ", ".join(preset_names(recipe))
+        raise cfg.ConfigError(
+            f"option preset: {recipe.name} has no preset {name!r}; choose one of: {choices}"
+        )
+    layer = copy.deepcopy(dict(recipe.presets[name]))
+    if any(merged.get(key) is not None for key in ("max_steps", "epochs", "epochs_decay")):
+        layer.pop("time_budget", None)
+    return {**layer, "preset": name}
 
 
 def demo_preset() -> dict[str, Any]:

@@ -173,6 +173,9 @@ class Recipe:
             (such a family's folders always hold all of its directions).
         defaults: options outside its section that the family sets unless the user does
             (e.g. CUT's 200 + 200 epochs), as a nested mapping under the defaults.
+        presets: named sets of options (``--preset NAME``, nested mappings like
+            ``defaults``) laid over the defaults and under the user's options; ``official``,
+            the defaults themselves, is every family's and is not listed here.
     """
 
     name: str
@@ -202,6 +205,7 @@ class Recipe:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     direction_nets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     optional_architecture: Mapping[str, Any] = field(default_factory=dict)
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def nets_for(self, directions: tuple[str, ...]) -> tuple[str, ...]:
         """The ``folder_nets`` a folder holding ``directions`` stores, in ``folder_nets``

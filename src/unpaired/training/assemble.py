@@ -4,6 +4,7 @@ the fixed sample images, the evaluator, and what the model folder records."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any
 
 import torch
@@ -24,8 +25,11 @@ def resolve_device(name: str) -> torch.device:
         raise cfg.ConfigError(f"option device: {exc}") from None
 
 
-def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
-    """The training dataset and sampler, and the fixed sample images of both domains."""
+def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1, cuda: bool = False):
+    """The training dataset and sampler, and the fixed sample images of both domains.
+
+    ``cuda``: the run trains on a GPU, where the decoded cache is on unless
+    ``data.cache_decoded`` says otherwise (:mod:`unpaired.data.decoded`)."""
     data = config.data
     train_a, train_b, test_a, test_b = data_dirs(config)
     pre = Preprocess(data.preprocess, data.load_size, data.image_size, data.flip)
@@ -37,8 +41,16 @@ def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
     # volumes resampled to a voxel spacing, the DICOM series to read (None: as stored)
     for med in (med_a, med_b):
         med.update(spacing=data.spacing, series=data.series)
-    domain_a = SingleFolder(train_a, data.channels_a, pre, data.max_images, **med_a)
-    domain_b = SingleFolder(train_b, data.channels_b, pre, data.max_images, **med_b)
+    workers = config.num_workers if config.num_workers is not None else (4 if cuda else 0)
+    # data.cache_decoded None (the default): on for GPU runs, for folders of 2-D images
+    cache = data.cache_decoded if data.cache_decoded is not None else (None if cuda else False)
+    cached = {
+        "cache": cache,
+        "cache_workers": workers,
+        "say": _say if rank == 0 else None,
+    }
+    domain_a = SingleFolder(train_a, data.channels_a, pre, data.max_images, **med_a, **cached)
+    domain_b = SingleFolder(train_b, data.channels_b, pre, data.max_images, **med_b, **cached)
     if config.batch_size > 1:
         sizes = domain_a.output_sizes() | domain_b.output_sizes()
         if len(sizes) > 1:
@@ -54,6 +66,10 @@ def build_data(config: cfg.TrainConfig, rank: int = 0, world_size: int = 1):
     )
     samples = (fixed_images(sample_a, data.num_samples), fixed_images(sample_b, data.num_samples))
     return dataset, sampler, samples
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def network_config(config: cfg.TrainConfig) -> cfg.TrainConfig:

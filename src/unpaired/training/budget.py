@@ -8,8 +8,16 @@ outputs fit in what is left of the budget. The learning rate stays at its initia
 the first half of the planned steps, then falls linearly to zero at the planned last step
 (after step ``s`` the rate is ``lr * (N - s) / (N - H)``; ``H`` is where the decay starts).
 
+Speeds drift (a shared machine, a laptop that warms up), so the plan is revised: every
+``REPLAN_FRACTION`` of the planned steps (at least ``REPLAN_MIN_STEPS`` apart) the run fits
+what is left of the budget to the speed of its last ``RECENT_STEPS`` plain steps. A revision
+before the decay moves the decay's start to the new half-way point; one during the decay
+keeps the rate where it is and lets it fall linearly from there to zero at the new last step,
+so the learning rate never jumps.
+
 The plan is a few numbers saved in every checkpoint (``budget``), so a resumed run keeps it
-and continues exactly; the budget counts training time, not the time a run was stopped.
+and continues exactly; the budget counts training time (from the start of the run, set-up
+included), not the time a run was stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +35,13 @@ WARMUP_STEPS = 20
 #: Steps whose time gives the training speed; the plan is fixed after them.
 MEASURE_STEPS = 20
 
+#: A revision of the plan every this fraction of the planned steps...
+REPLAN_FRACTION = 0.1
+#: ...but never closer than this many steps, nor within this many of the planned end.
+REPLAN_MIN_STEPS = 50
+#: The speed of a revision: the mean of this many of the latest plain steps.
+RECENT_STEPS = 50
+
 #: Seconds on a monotonic clock; tests replace it to fix the measured speed.
 clock: Callable[[], float] = time.perf_counter
 
@@ -41,7 +56,8 @@ def plan_at() -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """The fixed plan: ``planned_steps`` in all, the decay from step ``decay_from``."""
+    """The plan: ``planned_steps`` in all, the decay from step ``decay_from`` (where the
+    factor is ``decay_factor``: 1 unless a revision came during the decay)."""
 
     planned_steps: int
     decay_from: int
@@ -49,15 +65,24 @@ class Plan:
     sec_per_step: float  # training alone, measured
     sec_per_step_all: float  # with the periodic sample grids, checkpoints and evaluations
     costs: dict[str, float] = field(default_factory=dict)  # seconds of one of each kind
+    decay_factor: float = 1.0
+    revision: int = 0  # 0: the first plan; n: its n-th revision
 
     def lr_factor(self, step: int) -> float:
-        """The learning rate's factor after ``step`` steps (for step ``step + 1``): 1 up to
-        ``decay_from``, then linear to 0 at ``planned_steps``."""
+        """The learning rate's factor after ``step`` steps (for step ``step + 1``):
+        ``decay_factor`` (1 for a first plan) up to ``decay_from``, then linear to 0 at
+        ``planned_steps``."""
         if step >= self.planned_steps:
             return 0.0
         if step <= self.decay_from:
-            return 1.0
-        return (self.planned_steps - step) / (self.planned_steps - self.decay_from)
+            return self.decay_factor
+        left = (self.planned_steps - step) / (self.planned_steps - self.decay_from)
+        return self.decay_factor * left
+
+    def replan_due(self, step: int) -> bool:
+        """Whether the plan is revised after ``step`` (see the module docs)."""
+        gap = max(REPLAN_MIN_STEPS, math.ceil(REPLAN_FRACTION * self.planned_steps))
+        return step - self.planned_at >= gap and step + REPLAN_MIN_STEPS < self.planned_steps
 
 
 def make_plan(
@@ -67,18 +92,32 @@ def make_plan(
     sec_per_step: float,
     costs: dict[str, float],
     every: dict[str, float],
+    previous: Plan | None = None,
 ) -> Plan:
     """The plan fixed at ``step`` after ``elapsed_s`` seconds of a ``budget_s`` budget.
 
     ``sec_per_step``: one training step; ``costs``: seconds of one sample grid / checkpoint /
     evaluation; ``every``: how many steps apart each comes (``math.inf``: never). The final
-    outputs (one of each kind in ``costs``) are reserved at the end.
+    outputs (one of each kind in ``costs``) are reserved at the end. With ``previous``, this
+    is a revision of that plan: past its decay's start, the decay goes on from the rate it
+    has reached at ``step``.
     """
     per_step = sec_per_step + sum(costs.get(k, 0.0) / every[k] for k in every)
     final = sum(costs.values())  # the last sample grid, checkpoint and evaluation
     left = budget_s - elapsed_s - final
     more = max(0, math.floor(left / per_step)) if per_step > 0 else 0
     total = step + more
+    if previous is not None and step > previous.decay_from:  # revised during the decay
+        return Plan(
+            planned_steps=total,
+            decay_from=step,
+            planned_at=step,
+            sec_per_step=sec_per_step,
+            sec_per_step_all=per_step,
+            costs=dict(costs),
+            decay_factor=previous.lr_factor(step),
+            revision=previous.revision + 1,
+        )
     return Plan(
         planned_steps=total,
         decay_from=max(step, total // 2),
@@ -86,6 +125,7 @@ def make_plan(
         sec_per_step=sec_per_step,
         sec_per_step_all=per_step,
         costs=dict(costs),
+        revision=0 if previous is None else previous.revision + 1,
     )
 
 
@@ -110,8 +150,10 @@ class Budget:
         self._last: float | None = None
 
     # --- measuring -------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, setup_s: float = 0.0) -> None:
+        """The training loop starts; ``setup_s`` seconds of set-up before it count too."""
         self._last = clock()
+        self.elapsed_s += setup_s
 
     def tick(self, step: int, kinds: Iterable[str] = ()) -> None:
         """Step ``step`` is done, with the periodic work ``kinds``."""
@@ -140,10 +182,12 @@ class Budget:
     def due(self, step: int) -> bool:
         return self.plan is None and step >= plan_at()
 
-    def step_seconds(self) -> float:
-        """One plain training step: the mean of the measured ones."""
+    def step_seconds(self, recent: int | None = None) -> float:
+        """One plain training step: the mean of the measured ones (the last ``recent``)."""
         # None measured (resumed just before the plan): every step this process did.
         steps = self.plain or self.every_tick
+        if recent is not None:
+            steps = steps[-recent:]
         return sum(steps) / len(steps) if steps else 0.0
 
     def measured_costs(self) -> dict[str, float]:
@@ -162,6 +206,16 @@ class Budget:
         self.plan = make_plan(
             self.budget_s, self.elapsed_s, step, self.step_seconds(), self.measured_costs(), every
         )
+        return self.plan
+
+    def replan_due(self, step: int) -> bool:
+        return self.plan is not None and self.plan.replan_due(step)
+
+    def revise(self, step: int, every: dict[str, float]) -> Plan:
+        """The plan fitted at ``step`` to the recent speed and the budget left."""
+        speed = self.step_seconds(RECENT_STEPS)
+        costs = self.measured_costs()
+        self.plan = make_plan(self.budget_s, self.elapsed_s, step, speed, costs, every, self.plan)
         return self.plan
 
     # --- checkpoints -----------------------------------------------------------------------

@@ -80,6 +80,7 @@ class Run:
     def __init__(
         self, config: cfg.TrainConfig, run_dir: Path, where: distributed.Dist | None = None
     ) -> None:
+        self.created = budgets.clock()  # set-up counts towards a time budget
         self.config, self.run_dir = config, run_dir
         self.dist = where = where or distributed.Dist()
         device = resolve_device(config.device)  # a ConfigError naming the option already
@@ -94,7 +95,7 @@ class Run:
         if not where.is_main:  # rank 0 generates the demo data first (shared file system)
             distributed.barrier(where)
         self.dataset, self.sampler, (self.sample_a, self.sample_b) = build_data(
-            config, where.rank, where.world_size
+            config, where.rank, where.world_size, cuda=self.device.type == "cuda"
         )
         if where.is_main:
             distributed.barrier(where)
@@ -479,6 +480,16 @@ class Run:
             ((self.opt_g, self.base_lrs["g"]), (self.opt_d, self.base_lrs["d"])), factor
         )
 
+    def budget_every(self) -> dict[str, float]:
+        """How many steps apart each kind of periodic work comes (``math.inf``: never)."""
+        c = self.config
+        saves = 1 / c.latest_every + 1 / self.steps_per_epoch()  # latest.pt and epoch ends
+        return {
+            "sample": float(c.sample_every),
+            "save": 1 / saves,
+            "eval": float(c.eval_every) if c.eval_every is not None else math.inf,
+        }
+
     def plan_budget(self, logger: JsonlLogger, progress: Progress, done: list[str]) -> int:
         """Time once the periodic work not measured yet, fix the plan (rank 0's, shared with
         every rank) and log it; returns the planned number of steps."""
@@ -491,26 +502,9 @@ class Run:
             budget.timed("sample", lambda: (self.write_samples(), write_report(self.run_dir)))
         if "save" not in measured:
             budget.timed("save", self.save)  # written again below, with the plan
-        saves = 1 / c.latest_every + 1 / self.steps_per_epoch()  # latest.pt and epoch ends
-        every = {
-            "sample": float(c.sample_every),
-            "save": 1 / saves,
-            "eval": float(c.eval_every) if c.eval_every is not None else math.inf,
-        }
+        every = self.budget_every()
         budget.plan = plan = distributed.share(lambda: budget.fix(self.pos.step, every), self.dist)
-        logger.log(
-            {
-                "event": "budget_plan",
-                "step": self.pos.step,
-                "planned_steps": plan.planned_steps,
-                "decay_from": plan.decay_from,
-                "sec_per_step": plan.sec_per_step,
-                "sec_per_step_all": plan.sec_per_step_all,
-                "budget_s": budget.budget_s,
-                "elapsed_s": budget.elapsed_s,
-                "time": time.time(),
-            }
-        )
+        self.log_plan(logger, "budget_plan")
         progress.write(
             f"time budget {c.time_budget}: {plan.planned_steps} steps planned "
             f"({plan.sec_per_step:.3g} s/step measured, {plan.sec_per_step_all:.3g} with samples, "
@@ -520,6 +514,43 @@ class Run:
         self.budget_lr()
         self.save()  # the checkpoint of this step holds the plan: a resume keeps it
         return plan.planned_steps
+
+    def replan_budget(self, logger: JsonlLogger, progress: Progress) -> int:
+        """Revise the plan to the recent speed (see .budget); returns the planned steps."""
+        budget = self.budget
+        assert budget is not None and budget.plan is not None
+        before = budget.plan.planned_steps
+        every = self.budget_every()
+        plan = distributed.share(lambda: budget.revise(self.pos.step, every), self.dist)
+        budget.plan = plan
+        self.log_plan(logger, "budget_replan")
+        if abs(plan.planned_steps - before) > 0.01 * before:
+            progress.write(
+                f"time budget {self.config.time_budget}: {plan.planned_steps} steps planned "
+                f"instead of {before} ({plan.sec_per_step:.3g} s/step lately)"
+            )
+        _show_total(progress, plan.planned_steps)
+        self.budget_lr()
+        return plan.planned_steps
+
+    def log_plan(self, logger: JsonlLogger, event: str) -> None:
+        budget = self.budget
+        assert budget is not None and budget.plan is not None
+        plan = budget.plan
+        logger.log(
+            {
+                "event": event,
+                "step": self.pos.step,
+                "planned_steps": plan.planned_steps,
+                "decay_from": plan.decay_from,
+                **({"decay_factor": plan.decay_factor} if plan.revision else {}),
+                "sec_per_step": plan.sec_per_step,
+                "sec_per_step_all": plan.sec_per_step_all,
+                "budget_s": budget.budget_s,
+                "elapsed_s": budget.elapsed_s,
+                "time": time.time(),
+            }
+        )
 
     def stop_requested(self, stop: dict[str, bool], now: bool = False) -> bool:
         """The stop flag, agreed by all ranks (checked every STOP_CHECK_EVERY steps, or ``now``:
@@ -538,7 +569,7 @@ class Run:
         budget = self.budget
         if budget is not None:  # the budget, not the epochs, says how long
             total_epochs = math.inf
-            budget.start()
+            budget.start(setup_s=budgets.clock() - self.created)
             if budget.plan is None:  # until the plan: the progress counts to the planning step
                 _show_total(progress, budgets.plan_at())
         loader = self.loader()
@@ -577,6 +608,8 @@ class Run:
                     budget.tick(self.pos.step, done)
                     if budget.due(self.pos.step):
                         total = self.plan_budget(logger, progress, done)
+                    elif budget.replan_due(self.pos.step):
+                        total = self.replan_budget(logger, progress)
                 progress.update(self.pos.step)
                 stopping = self.stop_requested(stop)
                 if stopping or self.pos.step >= total:
