@@ -303,17 +303,19 @@ def worker(args: argparse.Namespace) -> None:
         "threads": args.threads,
         "median_s": statistics.median(times),
         "per_image_s": statistics.median(times) / args.batch,
+        "images_per_s": args.batch / statistics.median(times),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
     }
     if args.device.startswith("cuda"):
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    if args.flops and not (cfg.get("official") or cfg.get("official_cut")):
+    if args.flops:  # counted on the aten ops, so the official code is counted the same way
         from torch.utils.flop_counter import FlopCounterMode
 
         with FlopCounterMode(display=False) as counter:
             step()
         result["gflop"] = counter.get_total_flops() / 1e9
         result["gflops_per_s"] = result["gflop"] / result["median_s"]
+        result["tflops_per_s"] = round(result["gflops_per_s"] / 1000, 2)
     print(json.dumps(result), flush=True)
 
 
@@ -384,9 +386,13 @@ def driver(args: argparse.Namespace) -> None:
                     s = statistics.median(r["per_image_s"] for r in runs)
                     summary[config] = {
                         "per_image_s": round(s, 4),
+                        "images_per_s": round(1 / s, 1),
                         "speedup_vs_baseline": round(base_s / s, 3),
                         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
                     }
+                    for key in ("peak_gpu_mb", "tflops_per_s"):  # CUDA; --flops
+                        if key in runs[0]:
+                            summary[config][key] = max(r[key] for r in runs)
             print(json.dumps(summary), flush=True)
 
 
