@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from unpaired import cli
+from unpaired.publish import model_card
 from unpaired.recipes.cyclegan import QUICK
 
 from conftest import TINY
@@ -36,6 +37,8 @@ def test_quick_under_the_users_options(run_cli, tiny_data: Path, tmp_path: Path)
     for key, value in QUICK["cyclegan"].items():
         assert quick["cyclegan"][key] == value, key
     assert quick["cyclegan"]["lambda_a"] == 10.0  # what the preset leaves alone stays official
+    report = (tmp_path / "runs").exists()  # a dry run writes nothing
+    assert not report
     mine = dry(
         run_cli, tmp_path, str(tiny_data), "--preset", "quick", "--image-size", "96",
         "--set", "cyclegan.ngf=48", "--time-budget", "20m", "--ema", "0.99",
@@ -75,6 +78,11 @@ def test_a_quick_run_records_its_preset(run_cli, tiny_data: Path, tmp_path: Path
     assert saved["preset"] == "quick" and saved["max_steps"] == 3
     info = json.loads((run / "model" / "config.json").read_text())
     assert info["upsample"] == "resize_conv" and info["weights"] == "ema"
+    report = (run / "report.html").read_text()
+    assert "EMA of the generators (decay 0.999)" in report and "<td>quick</td>" in report
+    card = model_card(run)
+    assert "- preset `quick`" in card
+    assert "moving average of the generators' weights (decay 0.999)" in card
     # A resume keeps the preset's options; another preset is refused in one line.
     other = run_cli("train", "--resume", run, "--preset", "official", "--max-steps", "4")
     assert other.code == 2

@@ -94,6 +94,7 @@ def test_budget_run_plans_and_decays_to_zero(tiny_data: Path, tmp_path: Path, fa
     assert state["position"]["step"] == 30
     assert state["budget"]["plan"]["planned_steps"] == 30
     assert yaml.safe_load((run / "config.yaml").read_text())["time_budget"] == "1m"
+    assert "time budget 1m: length and LR decay planned" in (run / "report.html").read_text()
     with pytest.warns(UserWarning, match="the last step its time budget planned"):
         assert cli.main(["train", "--resume", str(run)]) == 0
     assert len(records(run)) == 30

@@ -135,7 +135,14 @@ def _training_section(run: RunFolder, kind: str) -> list[str]:
         lines.append(text)
     if config.get("run") is not None:
         lines.append(f"- run `{config['run']}`")
-    if rc:
+    if rc.get("preset") is not None:
+        lines.append(f"- preset `{rc['preset']}`")
+    if rc.get("time_budget") is not None:
+        lines.append(
+            f"- time budget `{rc['time_budget']}`: the run planned its own length and "
+            "learning-rate decay to fit it"
+        )
+    elif rc:
         planned = [rc.get("epochs"), rc.get("epochs_decay")]
         if all(isinstance(n, int) for n in planned):
             text = f"- planned: {planned[0]} epochs + {planned[1]} epochs of decay"
@@ -145,6 +152,12 @@ def _training_section(run: RunFolder, kind: str) -> list[str]:
         for key, label in (("batch_size", "batch size"), ("precision", "precision")):
             if rc.get(key) is not None:
                 lines.append(f"- {label} `{rc[key]}`")
+    if config.get("weights") == "ema":
+        decay = f" (decay {rc['ema']})" if rc.get("ema") is not None else ""
+        lines.append(
+            f"- weights: the exponential moving average of the generators' weights{decay}, "
+            "not the last step's"
+        )
     device = hardware(run)
     if device:
         lines.append(f"- trained on {device}")

@@ -70,9 +70,20 @@ def _model_rows(g: Callable[[str], Any]) -> list[tuple[str, str]]:
 
 
 def _limits(g: Callable[[str], Any]) -> str:
-    return (f", precision {g('precision')}" if g("precision") else "") + (
-        f", max {g('max_steps'):,} steps" if isinstance(g("max_steps"), int) else ""
+    budget = g("time_budget")
+    return (
+        (f", precision {g('precision')}" if g("precision") else "")
+        + (f", max {g('max_steps'):,} steps" if isinstance(g("max_steps"), int) else "")
+        + (f"; time budget {budget}: length and LR decay planned to fit it" if budget else "")
     )
+
+
+def _weights(g: Callable[[str], Any]) -> str:
+    """What the samples, evaluations and model folders use."""
+    ema = g("ema")
+    if ema is None:
+        return ""
+    return f"EMA of the generators (decay {ema}) for samples, evaluation and model/"
 
 
 def _processes(records: Sequence[Mapping]) -> str:
@@ -105,6 +116,8 @@ def summary_section(
             f"channels {g('data.channels_a')} → {g('data.channels_b')}",
         ),
         *_model_rows(g),
+        ("Weights", _weights(g)),
+        ("Preset", str(g("preset") or "")),
         ("Progress", f"{max(steps):,} steps" if steps else ""),
         ("Duration", _fmt_duration(elapsed) if elapsed is not None else ""),
         ("Device", str(device or g("device") or "") + _processes(records)),
