@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import TINY, make_images, records
 from PIL import Image
 
 from unpaired import cli
@@ -23,6 +22,8 @@ from unpaired.data.folders import SingleFolder
 from unpaired.data.transforms import Preprocess
 from unpaired.recipes import cyclegan as cyclegan_recipe
 from unpaired.training import checkpoint
+
+from conftest import TINY, make_images, records
 
 
 @pytest.fixture(autouse=True)
