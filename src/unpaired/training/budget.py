@@ -107,24 +107,17 @@ def make_plan(
     left = budget_s - elapsed_s - final
     more = max(0, math.floor(left / per_step)) if per_step > 0 else 0
     total = step + more
+    decay_from, decay_factor = max(step, total // 2), 1.0
     if previous is not None and step > previous.decay_from:  # revised during the decay
-        return Plan(
-            planned_steps=total,
-            decay_from=step,
-            planned_at=step,
-            sec_per_step=sec_per_step,
-            sec_per_step_all=per_step,
-            costs=dict(costs),
-            decay_factor=previous.lr_factor(step),
-            revision=previous.revision + 1,
-        )
+        decay_from, decay_factor = step, previous.lr_factor(step)
     return Plan(
         planned_steps=total,
-        decay_from=max(step, total // 2),
+        decay_from=decay_from,
         planned_at=step,
         sec_per_step=sec_per_step,
         sec_per_step_all=per_step,
         costs=dict(costs),
+        decay_factor=decay_factor,
         revision=0 if previous is None else previous.revision + 1,
     )
 
