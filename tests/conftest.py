@@ -6,6 +6,8 @@ no traceback, ``snapshot`` / ``assert_unchanged`` compare trees byte for byte.""
 from __future__ import annotations
 
 import hashlib
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,3 +158,21 @@ def records(run: Path) -> list[dict]:
             record.pop("time"), record.pop("sec_per_step")
             out.append(record)
     return out
+
+
+def sigterm_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> Callable:
+    """Make CycleGAN's training step raise SIGTERM (a stop request, as from ``kill``) right
+    after its ``calls``-th call; returns the step it wrapped, to put back before a resume."""
+    from unpaired.recipes import cyclegan as cyclegan_recipe
+
+    real, done = cyclegan_recipe.cyclegan_step, []
+
+    def step(*args, **kwargs):
+        done.append(1)
+        out = real(*args, **kwargs)
+        if len(done) == calls:
+            signal.raise_signal(signal.SIGTERM)
+        return out
+
+    monkeypatch.setattr(cyclegan_recipe, "cyclegan_step", step)
+    return real

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from unpaired.data.transforms import Preprocess
 from unpaired.recipes import cyclegan as cyclegan_recipe
 from unpaired.training import checkpoint
 
-from conftest import TINY, make_images, records
+from conftest import TINY, make_images, records, sigterm_after
 
 
 @pytest.fixture(autouse=True)
@@ -148,16 +147,7 @@ def test_a_cached_run_resumes_exactly(
     assert yaml.safe_load((full / "data" / "config.yaml").read_text())["data"]["cache_decoded"]
     assert len(list(cache_dir.glob("*.bin"))) == 2  # trainA and trainB
 
-    real_step, calls = cyclegan_recipe.cyclegan_step, []
-
-    def step_then_signal(*args, **kwargs):
-        calls.append(1)
-        out = real_step(*args, **kwargs)
-        if len(calls) == 3:
-            signal.raise_signal(signal.SIGTERM)
-        return out
-
-    monkeypatch.setattr(cyclegan_recipe, "cyclegan_step", step_then_signal)
+    real_step = sigterm_after(monkeypatch, 3)
     runs = tmp_path / "runs"
     assert cli.main(["train", str(tiny_data), "--runs-dir", str(runs), *opts]) == 130
     monkeypatch.setattr(cyclegan_recipe, "cyclegan_step", real_step)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from unpaired.recipes import cyclegan as cyclegan_recipe
 from unpaired.training import budget as budgets
 from unpaired.training import checkpoint
 
-from conftest import TINY, records
+from conftest import TINY, records, sigterm_after
 
 OPTS = [*TINY, "--log-every", "1", "--sample-every", "1000", "--set", "cyclegan.pool_size=3"]
 STEP_SECONDS = 2.0  # what the fake clock says one training step takes; everything else is free
@@ -109,16 +108,7 @@ def test_resume_keeps_the_plan_exactly(
     assert cli.main(["train", str(tiny_data), "--runs-dir", str(full), *args]) == 0
     reference = full / "data"
 
-    clocked_step, calls = cyclegan_recipe.cyclegan_step, []
-
-    def step_then_signal(*a, **k):
-        calls.append(1)
-        out = clocked_step(*a, **k)
-        if len(calls) == stop_at:
-            signal.raise_signal(signal.SIGTERM)
-        return out
-
-    monkeypatch.setattr(cyclegan_recipe, "cyclegan_step", step_then_signal)
+    clocked_step = sigterm_after(monkeypatch, stop_at)
     runs = tmp_path / "runs"
     assert cli.main(["train", str(tiny_data), "--runs-dir", str(runs), *args]) == 130
     monkeypatch.setattr(cyclegan_recipe, "cyclegan_step", clocked_step)

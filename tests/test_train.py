@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from unpaired import cli, fs, load_pretrained
 from unpaired.recipes import cyclegan as cyclegan_recipe
 from unpaired.training import checkpoint
 
-from conftest import TINY, make_images
+from conftest import TINY, make_images, sigterm_after
 
 RESUME_OPTS = TINY + [
     "--log-every",
@@ -124,16 +123,7 @@ def test_sigterm_saves_and_resume_matches(
     full = tmp_path / "full"
     assert train(str(tiny_data), "--runs-dir", str(full), "--max-steps", "6", *RESUME_OPTS) == 0
 
-    real_step, calls = cyclegan_recipe.cyclegan_step, []
-
-    def step_then_signal(*args, **kwargs):
-        calls.append(1)
-        out = real_step(*args, **kwargs)
-        if len(calls) == 3:
-            signal.raise_signal(signal.SIGTERM)
-        return out
-
-    monkeypatch.setattr(cyclegan_recipe, "cyclegan_step", step_then_signal)
+    real_step = sigterm_after(monkeypatch, 3)
     runs = tmp_path / "runs"
     assert train(str(tiny_data), "--runs-dir", str(runs), "--max-steps", "6", *RESUME_OPTS) == 130
     err = capsys.readouterr().err
