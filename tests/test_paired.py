@@ -389,6 +389,9 @@ def test_val_paired_logs_scores_and_keeps_the_best_by_mae(tmp_path: Path, run_cl
     info = json.loads((run / "model_best" / "config.json").read_text())
     assert info["step"] == best["step"] and info["eval"]["paired_mae"] == best["paired_mae"]
     assert "eval step 2: paired_mae" in result.err
+    # the report names the score that chose model_best/ (there is no FID to name)
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert f"<th>Best model</th><td>step {best['step']}, paired MAE " in page
     # the same score from unpaired evaluate on the final model (the two paths agree)
     val = tmp_path / "val"
     res = run_cli("evaluate", run, "--paired", val / "src", val / "tgt", "--mask", val / "mask")

@@ -213,7 +213,8 @@ def test_summary_evaluation_and_all_sections(tmp_path: Path) -> None:
         assert f">{heading}</h2>" in page or f">{heading}<label" in page, heading
     assert str(data) in page and "resnet_6blocks (ngf 4)" in page  # config highlights
     assert "torch 2." in page and "cores" in page  # hardware from the start event
-    assert "every 2 steps" in page and "Best model" in page
+    assert "every 2 steps" in page and "<th>Best model</th><td>step " in page
+    assert "mean FID " in page.split("<th>Best model</th>")[1].split("</td>")[0]
     assert "FID (lower is better)" in page and "fid_a2b" in page  # the curve of eval records
     evaluation = page.split('id="evaluation"')[1].split("</section>")[0]
     assert "eval/step_000004.json" in evaluation and "l1_cycle" in evaluation

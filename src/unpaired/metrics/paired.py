@@ -40,6 +40,7 @@ __all__ = [
     "K1",
     "K2",
     "PAIRED_METRICS",
+    "PHOTO_RANGE",
     "SIGMA",
     "WINDOW",
     "StackScores",
@@ -56,6 +57,7 @@ __all__ = [
 WINDOW = 11  # SSIM window side
 SIGMA = 1.5  # its Gaussian's standard deviation
 K1, K2 = 0.01, 0.03
+PHOTO_RANGE = 255.0  # photos are scored in 8-bit levels
 #: the paired metrics, and whether higher is better
 PAIRED_METRICS: dict[str, bool] = {"mae": False, "psnr": True, "ssim": True}
 

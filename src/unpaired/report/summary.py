@@ -44,10 +44,22 @@ def _last_hardware(records: Sequence[Mapping]) -> tuple[Mapping, str | None]:
     return {}, None
 
 
-def _best_model(run_dir: Path) -> str | None:
+#: ``keep_best_by`` -> (the eval record's key that chose ``model_best/``, its label): the
+#: evaluator's choice (training/evaluator.py BEST_KEYS), told by its own score
+_BEST_BY = {
+    "fid": ("fid_mean", "mean FID"),
+    "mae": ("paired_mae", "paired MAE"),
+    "psnr": ("paired_psnr", "paired PSNR"),
+    "ssim": ("paired_ssim", "paired SSIM"),
+}
+
+
+def _best_model(run_dir: Path, keep_best_by: str | None) -> str | None:
+    """The row: step N and the score that chose ``model_best/``; None when there is none."""
+    key, label = _BEST_BY.get(keep_best_by or "fid", _BEST_BY["fid"])
     try:
         info = json.loads((run_dir / "model_best" / "config.json").read_text())
-        return f"step {info['step']:,}, mean FID {_fmt_value(float(info['eval']['fid_mean']))}"
+        return f"step {info['step']:,}, {label} {_fmt_value(float(info['eval'][key]))}"
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -125,7 +137,7 @@ def summary_section(
         ("GPU", str(hw.get("gpu") or "")),
         ("Software", f"torch {hw['torch']}, Python {hw.get('python')}" if hw.get("torch") else ""),
         ("Evaluation", f"every {eval_every:,} steps" if isinstance(eval_every, int) else ""),
-        ("Best model", _best_model(run_dir) or ""),
+        ("Best model", _best_model(run_dir, g("keep_best_by")) or ""),
     ]
     return _section("summary", "Summary", _rows_html(rows))
 

@@ -37,13 +37,12 @@ from ..medical.paired import (
 from ..medical.volume import slice_view, unslice
 from ..medical.windows import Window, parse_window
 from ..metrics.eval_data import quantize
-from ..metrics.paired import PAIRED_METRICS, average, score_item
+from ..metrics.paired import PAIRED_METRICS, PHOTO_RANGE, average, score_item
 
 __all__ = ["PREFIX", "PairedValidation"]
 
 PREFIX = "paired_"
 _LUMA = (0.299, 0.587, 0.114)
-PHOTO_RANGE = 255.0
 
 TranslateFn = Callable[[Tensor, str], Tensor]
 
