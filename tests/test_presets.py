@@ -35,14 +35,17 @@ def test_quick_under_the_users_options(run_cli, tiny_data: Path, tmp_path: Path)
     assert quick["ema"] == QUICK["ema"]
     for key, value in QUICK["cyclegan"].items():
         assert quick["cyclegan"][key] == value, key
+    assert quick["cyclegan"]["lambda_identity"] == 1.0  # twice the official 0.5
     assert quick["cyclegan"]["lambda_a"] == 10.0  # what the preset leaves alone stays official
     report = (tmp_path / "runs").exists()  # a dry run writes nothing
     assert not report
     mine = dry(
         run_cli, tmp_path, str(tiny_data), "--preset", "quick", "--image-size", "96",
         "--set", "cyclegan.ngf=48", "--time-budget", "20m", "--ema", "0.99",
+        "--set", "cyclegan.lambda_identity=0",
     )  # fmt: skip
     assert mine["data"]["image_size"] == 96 and mine["cyclegan"]["ngf"] == 48
+    assert mine["cyclegan"]["lambda_identity"] == 0.0
     assert mine["cyclegan"]["generator"] == QUICK["cyclegan"]["generator"]
     assert mine["time_budget"] == "20m" and mine["ema"] == 0.99
     assert mine["cyclegan"]["upsample"] == QUICK["cyclegan"]["upsample"]
