@@ -462,3 +462,30 @@ def test_val_paired_on_photos_keeps_the_best_by_psnr(
     best = max(evals, key=lambda r: r["paired_psnr"])
     info = json.loads((runs / "data" / "model_best" / "config.json").read_text())
     assert info["step"] == best["step"]
+
+
+def test_photo_pair_errors_name_the_file_in_evaluate_and_in_training(
+    tiny_data: Path, tmp_path: Path, run_cli
+) -> None:
+    """A target of another size than its source, or a mask with no pixel inside: one line
+    naming the file, from ``evaluate --paired`` and from ``train --val-paired`` alike."""
+    src = tiny_data / "testA"  # two 40x40 images
+    small = tmp_path / "small"
+    make_images(small, 2, size=(32, 40), seed=9)
+    with pytest.raises(EvalError, match=r"target .*img 000\.png is 32x40 but its source"):
+        evaluate_paired(None, src, small, save=False)
+    good, empty = tmp_path / "tgt", tmp_path / "empty"
+    make_images(good, 2, seed=9)
+    empty.mkdir()
+    for path in sorted(src.iterdir()):
+        Image.new("L", (40, 40), 0).save(empty / path.name)
+    with pytest.raises(EvalError, match=r"mask .*img 000\.png: has no pixel inside"):
+        evaluate_paired(None, src, good, empty, save=False)
+    runs = tmp_path / "runs"
+    argv = ["train", tiny_data, "--runs-dir", runs, "--max-steps", "2", *TINY, "--eval-every", "2"]
+    result = run_cli(*argv, "--val-paired", src, small)
+    assert result.code != 0
+    result.one_error_line("is 32x40 but its source", "a paired target must have its source's size")
+    result = run_cli(*argv, "--val-paired", src, good, "--val-mask", empty)
+    assert result.code != 0
+    result.one_error_line("has no pixel inside (all zero)")

@@ -99,6 +99,28 @@ def write_json(path: Path, record: dict[str, Any]) -> None:
     atomic_write(path, lambda p: p.write_text(text))
 
 
+def finish(
+    scores: dict[str, float],
+    info: dict[str, Any],
+    directions: list[str],
+    notes: list[str],
+    output: str | Path | None,
+    run_dir: Path | None,
+    step: Any,
+    save: bool,
+) -> EvalResult:
+    """The result of an evaluation. Its JSON goes to ``output``, else to a new
+    ``<run>/eval/step_XXXXXX.json`` for a run folder, else nowhere; it is written now unless
+    ``save`` is False (then :meth:`EvalResult.save` writes it)."""
+    path = Path(output) if output is not None else None
+    if path is None and run_dir is not None:
+        path = json_path(run_dir, step)
+    result = EvalResult(scores, info, directions, path, notes)
+    if save:
+        result.save()
+    return result
+
+
 def check_limits(num_images: int | None, size: int | None, batch_size: int | None) -> None:
     """The bounds every evaluation shares; a value below its bound is one line."""
     limits = {"--num-images": (num_images, 2), "--size": (size, 8), "--batch-size": (batch_size, 1)}

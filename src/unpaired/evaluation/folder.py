@@ -19,7 +19,7 @@ from .common import (
     EvalResult,
     check_limits,
     eval_dirs,
-    json_path,
+    finish,
     model_folders,
     output_and_device,
 )
@@ -134,10 +134,4 @@ def evaluate_folder(
         "seconds": round(time.perf_counter() - start, 1),
         "time": time.time(),
     }
-    path = Path(output) if output is not None else None
-    if path is None and run_dir is not None:
-        path = json_path(run_dir, info_model.get("step"))
-    result = EvalResult(scores, info, [direction], path, notes)
-    if save:
-        result.save()
-    return result
+    return finish(scores, info, [direction], notes, output, run_dir, info_model.get("step"), save)

@@ -14,7 +14,7 @@ from ..errors import UnpairedError
 from ..metrics.core import DIRECTION_DOMAINS
 from ..metrics.errors import EvalError
 from ..metrics.paired import PHOTO_RANGE
-from .common import EvalResult, check_limits, json_path, model_folders, output_and_device
+from .common import EvalResult, check_limits, finish, model_folders, output_and_device
 
 
 def _load_translator(model: str | Path, device: Any):
@@ -29,32 +29,27 @@ def _load_translator(model: str | Path, device: Any):
 
 
 def _photo_item(translator: Any, pair: Any, direction: str, channels: tuple[int, int]):
-    """(output, target) of a photo pair in [0, 255], ``(C, H, W)`` float64: the translation
-    quantized to 8 bits, as a saved file would be (the identity: the source itself)."""
+    """(output, target, mask or None) of a photo pair: output and target in [0, 255],
+    ``(C, H, W)`` float64, the translation quantized to 8 bits, as a saved file would be (the
+    identity: the source itself); the mask ``(H, W)`` bool."""
     import torch
 
     from ..data.convert import match_channels
-    from ..data.images import ImageReadError, read_image
+    from ..data.errors import DataError
+    from ..medical.paired import read_photo_pair
     from ..metrics.eval_data import quantize
 
     try:
-        source = read_image(pair.source, channels[0])
-        target = read_image(pair.target, channels[1])
-    except ImageReadError as exc:
+        source, target, mask = read_photo_pair(pair, channels)
+    except DataError as exc:
         raise EvalError(str(exc)) from None
-    if source.shape[-2:] != target.shape[-2:]:
-        raise EvalError(
-            f"target {pair.target} is {target.shape[-1]}x{target.shape[-2]} but its source "
-            f"{pair.source} is {source.shape[-1]}x{source.shape[-2]}; a paired target must "
-            "have its source's size"
-        )
     with torch.no_grad():
         if translator is None:
             output = match_channels(source[None], channels[1])
         else:
             output = translator.translate_unit(source[None], direction).float().cpu()
     output = quantize(output)[0] * PHOTO_RANGE
-    return output.double().numpy(), (target * PHOTO_RANGE).double().numpy()
+    return output.double().numpy(), (target * PHOTO_RANGE).double().numpy(), mask
 
 
 def evaluate_paired(
@@ -95,7 +90,7 @@ def evaluate_paired(
     :class:`~unpaired.data.errors.DataError` with one line naming the file or option.
     """
 
-    from ..medical.paired import find_pairs, is_volume_kind, prepare_pair, read_mask
+    from ..medical.paired import find_pairs, is_volume_kind, prepare_pair
     from ..medical.volume import slice_view
     from ..medical.windows import parse_window
     from ..metrics.paired import PAIRED_METRICS, average, score_item
@@ -176,12 +171,7 @@ def evaluate_paired(
             record["slices_along"] = prepared.axis
             record["shape"] = list(slice_view(prepared.image.values, prepared.axis).shape)
         else:
-            out, target = _photo_item(translator, pair, direction, channels)
-            mask = None
-            if pair.mask is not None:
-                mask = read_mask(pair.mask, target.shape[-2:], pair.source)
-                if not mask.any():
-                    raise EvalError(f"mask {pair.mask}: has no pixel inside (all zero)")
+            out, target, mask = _photo_item(translator, pair, direction, channels)
             scores = score_item(out, target, data_range or PHOTO_RANGE, -1, mask)
         record.update(scores)
         items.append(record)
@@ -239,10 +229,4 @@ def evaluate_paired(
         "seconds": round(time.perf_counter() - start, 1),
         "time": time.time(),
     }
-    path = Path(output) if output is not None else None
-    if path is None and run_dir is not None:
-        path = json_path(run_dir, step)
-    result = EvalResult(result_scores, info, [direction], path, notes)
-    if save:
-        result.save()
-    return result
+    return finish(result_scores, info, [direction], notes, output, run_dir, step, save)

@@ -24,7 +24,7 @@ from .common import (
     EvalResult,
     check_limits,
     eval_dirs,
-    json_path,
+    finish,
     model_folders,
     output_and_device,
 )
@@ -199,16 +199,10 @@ def evaluate(
         "seconds": round(time.perf_counter() - start, 1),
         "time": time.time(),
     }
-    path = Path(output) if output is not None else None
-    if path is None and run_dir is not None:
-        path = json_path(run_dir, step)
     bad = [key for key, value in scores.items() if not math.isfinite(value)]
     if bad:
         notes.append(
             f"{', '.join(bad)}: not finite (the translations or their features hold NaN or "
             "infinite values)"
         )
-    result = EvalResult(scores, info, list(directions), path, notes)
-    if save:
-        result.save()
-    return result
+    return finish(scores, info, list(directions), notes, output, run_dir, step, save)

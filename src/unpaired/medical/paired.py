@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..data.errors import DataError, MissingExtra
-from ..data.images import ImageReadError
+from ..data.images import ImageReadError, read_image
 from .sources import kind_of, list_sources, source_stem
 from .volume import MedicalImage, read_medical, resolve_axis
 from .windows import Window, auto_window
@@ -32,6 +33,7 @@ __all__ = [
     "prepare_pair",
     "read_mask",
     "read_paired",
+    "read_photo_pair",
 ]
 
 
@@ -143,6 +145,30 @@ def read_mask(path: Path, shape: tuple[int, ...], of: Path) -> np.ndarray:
             f"{'x'.join(map(str, shape))}; a mask must have its image's size"
         )
     return np.asarray(values) != 0
+
+
+def read_photo_pair(pair: Pair, channels: tuple[int, int]) -> tuple[Any, Any, np.ndarray | None]:
+    """``(source, target, mask or None)`` of a photo pair: ``(C_a, H, W)`` and ``(C_b, H, W)``
+    float32 tensors in [0, 1] with ``channels`` = (C_a, C_b), and an ``(H, W)`` bool mask
+    (nonzero = inside). A file that cannot be read, a target or mask of another size than its
+    source, or a mask with no pixel inside is a :class:`DataError` naming the file."""
+    try:
+        source = read_image(pair.source, channels[0])
+        target = read_image(pair.target, channels[1])
+    except ImageReadError as exc:
+        raise DataError(str(exc)) from None
+    if source.shape[-2:] != target.shape[-2:]:
+        raise DataError(
+            f"target {pair.target} is {target.shape[-1]}x{target.shape[-2]} but its source "
+            f"{pair.source} is {source.shape[-1]}x{source.shape[-2]}; a paired target must "
+            "have its source's size"
+        )
+    mask = None
+    if pair.mask is not None:
+        mask = read_mask(pair.mask, tuple(source.shape[-2:]), pair.source)
+        if not mask.any():
+            raise DataError(f"mask {pair.mask}: has no pixel inside (all zero)")
+    return source, target, mask
 
 
 def read_paired(pair: Pair) -> tuple[MedicalImage, np.ndarray, np.ndarray | None]:

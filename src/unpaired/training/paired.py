@@ -25,15 +25,8 @@ import torch
 from torch import Tensor
 
 from ..data.errors import DataError
-from ..data.images import ImageReadError, read_image
 from ..data.stacks import stack_indices, unit_stacks
-from ..medical.paired import (
-    PreparedPair,
-    find_pairs,
-    is_volume_kind,
-    prepare_pair,
-    read_mask,
-)
+from ..medical.paired import PreparedPair, find_pairs, is_volume_kind, prepare_pair, read_photo_pair
 from ..medical.volume import slice_view, unslice
 from ..medical.windows import Window, parse_window
 from ..metrics.eval_data import quantize
@@ -105,21 +98,7 @@ class PairedValidation:
                 self.photos.append(self._photo(pair))
 
     def _photo(self, pair: Any) -> _Photo:
-        try:
-            source = read_image(pair.source, self.channels[0])
-            target = read_image(pair.target, self.channels[1])
-        except ImageReadError as exc:
-            raise DataError(str(exc)) from None
-        if source.shape[-2:] != target.shape[-2:]:
-            raise DataError(
-                f"target {pair.target} is {target.shape[-1]}x{target.shape[-2]} but its source "
-                f"{pair.source} is {source.shape[-1]}x{source.shape[-2]}"
-            )
-        mask = None
-        if pair.mask is not None:
-            mask = read_mask(pair.mask, tuple(source.shape[-2:]), pair.source)
-            if not mask.any():
-                raise DataError(f"mask {pair.mask}: has no pixel inside (all zero)")
+        source, target, mask = read_photo_pair(pair, self.channels)
         return _Photo(pair.name, source, (target * PHOTO_RANGE).double().numpy(), mask)
 
     def _translate_volume(self, translate: TranslateFn, item: PreparedPair) -> np.ndarray:
